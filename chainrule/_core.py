@@ -1,0 +1,645 @@
+"""The engine: traced values, primitives with their derivative rules, and the two walks.
+
+A *trace* is one differentiation in progress.  Each call of a transform (``grad``, ``vjp``,
+``jvp``, ...) opens a new trace with a higher level than every trace already open, so
+transforms nest: a value traced at level 2 wraps a value traced at level 1, which wraps an
+``ndarray``.  The object API (``Tensor.backward()``) is the reverse trace at level 0 that is
+always open.
+
+A *primitive* is a NumPy function together with its derivative rules, one per argument:
+
+* ``vjp`` rules map the output cotangent ``g`` to the argument's cotangent (reverse mode,
+  ``g · ∂out/∂x`` in the lecture's row-vector layout);
+* ``jvp`` rules map the argument's tangent ``t`` to the output's tangent (forward mode,
+  ``∂out/∂x · t``).
+
+Rules are written with chainrule's own differentiable functions, so derivatives of any order
+need nothing more.  Cotangents and tangents may carry extra *leading* batch dimensions (that
+is how a whole Jacobian is pushed through one pass); rules are written so that leading
+dimensions pass through, and primitives that broadcast have their cotangents summed back to
+the operand's shape in one place, :func:`unbroadcast`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+
+import numpy as np
+
+__all__ = ["Tensor", "primitive", "no_grad", "enable_grad", "is_grad_enabled"]
+
+_seq = itertools.count()          # creation order of nodes: parents are always older
+_levels = itertools.count(1)      # level 0 is the object API's trace
+
+
+# --------------------------------------------------------------------------- primitives
+
+class Primitive:
+    """A differentiable function: forward implementation and one VJP/JVP rule per argument."""
+
+    __slots__ = ("name", "impl", "vjps", "jvps", "broadcasts", "multiple", "linear",
+                 "__weakref__")
+
+    def __init__(self, name, impl, broadcasts=False, multiple=False):
+        self.name = name
+        self.impl = impl
+        self.vjps = {}
+        self.jvps = {}
+        self.broadcasts = broadcasts
+        self.multiple = multiple
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def primitive(impl, name=None, broadcasts=False, multiple=False):
+    """Make ``impl`` (a function of arrays plus static keyword arguments) differentiable.
+
+    Returns the public function.  Called on plain arrays it is ``impl`` itself, with one
+    ``isinstance`` scan of the positional arguments as its only overhead.
+    """
+    prim = Primitive(name or impl.__name__, impl, broadcasts, multiple)
+
+    def fn(*args, **kw):
+        for a in args:
+            if isinstance(a, Tensor):
+                return _bind(prim, fn, args, kw)
+        return impl(*args, **kw)
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = impl.__doc__
+    fn.prim = prim
+    return fn
+
+
+def defvjp(fn, *rules, argnums=None):
+    """Register VJP rules ``rule(g, ans, *args, **kw) -> cotangent of that argument``."""
+    prim = fn.prim
+    for i, rule in zip(argnums or range(len(rules)), rules):
+        if rule is not None:
+            prim.vjps[i] = rule
+
+
+def defjvp(fn, *rules, argnums=None):
+    """Register JVP rules ``rule(t, ans, *args, **kw) -> tangent contribution of the output``."""
+    prim = fn.prim
+    for i, rule in zip(argnums or range(len(rules)), rules):
+        if rule is not None:
+            prim.jvps[i] = rule
+
+
+def defrule(fn, *partials):
+    """For broadcasting elementwise primitives: ``partial(ans, *args) = ∂out/∂arg``.
+
+    The VJP multiplies the cotangent by the partial and the JVP the tangent: one formula
+    serves both modes, and ``unbroadcast`` handles the shapes.
+    """
+    prim = fn.prim
+    for i, d in enumerate(partials):
+        if d is None:
+            continue
+        prim.vjps[i] = (lambda d: lambda g, ans, *a, **k: g * d(ans, *a, **k))(d)
+        prim.jvps[i] = (lambda d: lambda t, ans, *a, **k: t * d(ans, *a, **k))(d)
+
+
+def deflinear(fn, argnums=(0,)):
+    """For primitives linear in the given arguments: the JVP is the primitive itself."""
+    prim = fn.prim
+    for i in argnums:
+        def jvp(t, ans, *args, _i=i, **kw):
+            args = list(args)
+            args[_i] = t
+            return fn(*args, **kw)
+        prim.jvps[i] = jvp
+
+
+# --------------------------------------------------------------------------- grad mode
+
+_grad_enabled = [True]
+
+
+class no_grad:
+    """Context manager (and decorator) that stops the object API from recording."""
+
+    _state = False
+
+    def __enter__(self):
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = self._state
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self._prev
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return func(*args, **kwargs)
+        wrapper.__name__ = func.__name__
+        wrapper.__doc__ = func.__doc__
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager that turns recording back on inside ``no_grad``."""
+
+    _state = True
+
+
+def is_grad_enabled():
+    return _grad_enabled[0]
+
+
+# --------------------------------------------------------------------------- traces
+
+class Node:
+    """One recorded operation of a reverse trace (or a leaf, with ``prim`` None)."""
+
+    __slots__ = ("prim", "vals", "kw", "ans", "parents", "seq", "leaf", "saved")
+
+    def __init__(self, prim, vals, kw, ans, parents, saved=None):
+        self.prim = prim
+        self.vals = vals
+        self.kw = kw
+        self.ans = ans
+        self.parents = parents
+        self.saved = saved
+        self.seq = next(_seq)
+        self.leaf = None
+
+
+class _Freed:
+    pass
+
+
+_FREED = _Freed()
+
+
+class ReverseTrace:
+    __slots__ = ("level",)
+    mode = "rev"
+
+    def __init__(self, level=None):
+        self.level = next(_levels) if level is None else level
+
+    def leaf(self, value):
+        node = Node(None, None, None, value, ())
+        return Tensor._make(value, self, node, None)
+
+    def process(self, prim, fn, args, kw):
+        vals = list(args)
+        parents = []
+        saved = None
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                trace = a._trace
+                if trace is self:
+                    vals[i] = a._value
+                    parents.append((i, a._node))
+                    if self.level == 0:
+                        saved = (saved or ()) + ((a, a._version),)
+                elif trace is None:
+                    vals[i] = a._value
+        ans = prim.impl(*vals, **kw) if _plain(vals) else fn(*vals, **kw)
+        node = Node(prim, vals, kw, ans, parents, saved)
+        if prim.multiple:
+            return tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
+                         for j, v in enumerate(ans))
+        return Tensor._make(ans, self, node, None)
+
+
+class ForwardTrace:
+    __slots__ = ("level", "nbatch")
+    mode = "fwd"
+
+    def __init__(self, nbatch=0):
+        self.level = next(_levels)
+        self.nbatch = nbatch          # leading batch dimensions of every tangent
+
+    def process(self, prim, fn, args, kw):
+        vals = list(args)
+        tangents = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                trace = a._trace
+                if trace is self:
+                    vals[i] = a._value
+                    tangents.append((i, a._tangent))
+                elif trace is None:
+                    vals[i] = a._value
+        ans = prim.impl(*vals, **kw) if _plain(vals) else fn(*vals, **kw)
+        out = None
+        nb = self.nbatch
+        for i, t in tangents:
+            rule = prim.jvps.get(i)
+            if rule is None:
+                raise NotImplementedError(
+                    f"forward-mode derivative of {prim.name} with respect to argument {i} "
+                    "is not implemented")
+            if nb and prim.broadcasts:
+                t = _align(t, nb, _ndim(vals[i]), _ndim(ans))
+            c = rule(t, ans, *vals, **kw)
+            if c is None:
+                continue
+            if prim.multiple:
+                out = c if out is None else tuple(_add_ct(o, ci) for o, ci in zip(out, c))
+            else:
+                out = c if out is None else out + c
+        if prim.multiple:
+            if out is None:
+                return ans
+            return tuple(v if t is None else Tensor._make(v, self, None, t)
+                         for v, t in zip(ans, out))
+        if out is None:
+            return ans
+        if prim.broadcasts and _shape(out)[nb:] != _shape(ans):
+            out = _broadcast_to(out, _shape(out)[:nb] + _shape(ans))
+        return Tensor._make(ans, self, None, out)
+
+
+class _Project:
+    """The j-th output of a primitive with several outputs, as a node of its own."""
+
+    __slots__ = ("j",)
+    name = "output"
+    broadcasts = False
+    multiple = False
+
+    def __init__(self, j):
+        self.j = j
+
+
+def _plain(vals):
+    for v in vals:
+        if isinstance(v, Tensor):
+            return False
+    return True
+
+
+def _align(t, nb, ndim, out_ndim):
+    """Insert axes after the batch axes so a tangent broadcasts like its primal."""
+    if ndim >= out_ndim:
+        return t
+    shape = _shape(t)
+    return reshape(t, shape[:nb] + (1,) * (out_ndim - ndim) + shape[nb:])
+
+
+_GLOBAL = ReverseTrace(level=0)
+
+
+def _bind(prim, fn, args, kw):
+    top = None
+    level = -1
+    for a in args:
+        if isinstance(a, Tensor):
+            trace = a._trace
+            if trace is not None and trace.level > level:
+                top, level = trace, trace.level
+    if top is None or (level == 0 and not _grad_enabled[0]):
+        vals = [a._value if isinstance(a, Tensor) else a for a in args]
+        ans = prim.impl(*vals, **kw)
+        if prim.multiple:
+            return tuple(Tensor._make(v, None, None, None) for v in ans)
+        return Tensor._make(ans, None, None, None)
+    return top.process(prim, fn, args, kw)
+
+
+# --------------------------------------------------------------------------- reverse walk
+
+def backward_pass(roots, cotangents, retain_graph=True):
+    """Push cotangents from ``roots`` (nodes) to every reachable leaf.
+
+    Nodes are visited newest first (a max-heap on creation order), so a node's cotangent
+    is complete before its rule runs.  Returns ``{leaf node: cotangent}``.
+    """
+    grads = {}
+    heap = []
+    for node, ct in zip(roots, cotangents):
+        if node is None or ct is None:
+            continue
+        if node in grads:
+            grads[node] = _add_ct(grads[node], ct)
+        else:
+            grads[node] = ct
+            heap.append((-node.seq, node))
+    heapq.heapify(heap)
+    leaves = {}
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        node = pop(heap)[1]
+        g = grads.pop(node)
+        prim = node.prim
+        if prim is None:
+            leaves[node] = g
+            continue
+        vals = node.vals
+        if vals is _FREED:
+            raise RuntimeError(
+                "backward through a graph whose saved arrays were already freed by an earlier "
+                "backward(); call backward(retain_graph=True) the first time to keep them")
+        if node.saved:
+            _check_versions(node)
+        if type(prim) is _Project:
+            parent = node.parents[0][1]
+            g = _project_ct(prim.j, g, parent)
+            _accumulate(grads, heap, push, parent, g)
+            if not retain_graph:
+                node.vals = _FREED
+            continue
+        if prim.multiple:
+            g = _fill_ct(g, node.ans)
+        ans, kw = node.ans, node.kw
+        nb = _ndim(g) - _ndim(ans) if prim.broadcasts else 0
+        for i, parent in node.parents:
+            rule = prim.vjps.get(i)
+            if rule is None:
+                raise NotImplementedError(
+                    f"reverse-mode derivative of {prim.name} with respect to argument {i} "
+                    "is not implemented")
+            c = rule(g, ans, *vals, **kw)
+            if c is None:
+                continue
+            if prim.broadcasts:
+                c = unbroadcast(c, vals[i], nb)
+            _accumulate(grads, heap, push, parent, c)
+        if not retain_graph:
+            node.vals = _FREED
+            node.kw = None
+    return leaves
+
+
+def _accumulate(grads, heap, push, parent, c):
+    old = grads.get(parent)
+    if old is None:
+        grads[parent] = c
+        push(heap, (-parent.seq, parent))
+    else:
+        grads[parent] = _add_ct(old, c)
+
+
+def _add_ct(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if type(a) is tuple:
+        return tuple(_add_ct(x, y) for x, y in zip(a, b))
+    return a + b
+
+
+def _project_ct(j, g, parent):
+    n = len(parent.ans)
+    return tuple(g if k == j else None for k in range(n))
+
+
+def _fill_ct(g, ans):
+    """Zeros (with the batch axes of a present cotangent) for outputs that got none."""
+    if all(c is not None for c in g):
+        return g
+    ref = next((c, a) for c, a in zip(g, ans) if c is not None)
+    batch = _shape(ref[0])[:_ndim(ref[0]) - _ndim(ref[1])]
+    return tuple(c if c is not None else np.zeros(batch + _shape(a), _dtype(a))
+                 for c, a in zip(g, ans))
+
+
+def _check_versions(node):
+    for tensor, version in node.saved:
+        if tensor._version != version:
+            raise RuntimeError(
+                f"an array that {node.prim.name} saved for the backward pass was modified in "
+                f"place afterwards (a tensor of shape {tensor.shape}, version {version} when "
+                f"recorded, {tensor._version} now); use an out-of-place operation instead")
+
+
+# --------------------------------------------------------------------------- shapes
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def _ndim(x):
+    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+
+
+def _dtype(x):
+    if isinstance(x, Tensor):
+        return x.dtype
+    return np.result_type(x)
+
+
+def unbroadcast(g, operand, nb=0):
+    """Sum a cotangent with ``nb`` leading batch axes back to ``operand``'s shape.
+
+    The one place where broadcasting is undone: if ``operand`` was broadcast to make the
+    output, its cotangent is the sum over the axes that broadcasting added or stretched.
+    """
+    gshape = _shape(g)
+    shape = _shape(operand)
+    if gshape[nb:] == shape:
+        return g
+    lead = len(gshape) - nb - len(shape)
+    axes = tuple(range(nb, nb + lead)) + tuple(
+        nb + lead + k for k, n in enumerate(shape) if n == 1 and gshape[nb + lead + k] != 1)
+    if axes:
+        g = sum(g, axis=axes, keepdims=True)
+    return reshape(g, gshape[:nb] + shape)
+
+
+# Filled in by chainrule.numpy to avoid an import cycle; rules here need these three.
+def sum(x, axis=None, keepdims=False):  # noqa: A001  (replaced at import time)
+    raise RuntimeError("chainrule.numpy was not imported")
+
+
+def reshape(x, shape):
+    raise RuntimeError("chainrule.numpy was not imported")
+
+
+def _broadcast_to(x, shape):
+    raise RuntimeError("chainrule.numpy was not imported")
+
+
+def _install(sum_fn, reshape_fn, broadcast_fn):
+    global sum, reshape, _broadcast_to
+    sum, reshape, _broadcast_to = sum_fn, reshape_fn, broadcast_fn
+
+
+# --------------------------------------------------------------------------- Tensor
+
+class Tensor:
+    """An array that records how it was computed, so that it can be differentiated.
+
+    The object API: ``chainrule.tensor(data, requires_grad=True)`` makes a leaf; operations on
+    it return Tensors; ``loss.backward()`` accumulates ``∂loss/∂leaf`` into ``leaf.grad`` (a
+    NumPy array shaped like the leaf).  The functional transforms pass Tensors of their own
+    traces to the user's function; the two share one graph, one walk and one set of rules.
+    """
+
+    __slots__ = ("_value", "_trace", "_node", "_tangent", "grad", "_version", "__weakref__")
+    __array_priority__ = 1000.0
+
+    @classmethod
+    def _make(cls, value, trace, node, tangent):
+        t = object.__new__(cls)
+        t._value = value
+        t._trace = trace
+        t._node = node
+        t._tangent = tangent
+        t.grad = None
+        t._version = 0
+        return t
+
+    # ---- object API
+
+    @property
+    def requires_grad(self):
+        return self._trace is _GLOBAL
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag == self.requires_grad:
+            return
+        if self._trace is not None and self._trace is not _GLOBAL:
+            raise RuntimeError("requires_grad cannot be changed on a value traced by a transform")
+        if flag:
+            if not np.issubdtype(self.dtype, np.inexact):
+                raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype}")
+            self._trace = _GLOBAL
+            self._node = Node(None, None, None, self._value, ())
+            self._node.leaf = weakref.ref(self)
+        else:
+            if not self.is_leaf:
+                raise RuntimeError("requires_grad=False is only allowed on leaves; use .detach()")
+            self._trace = None
+            self._node = None
+
+    @property
+    def is_leaf(self):
+        return self._node is None or self._node.prim is None
+
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate ``∂self/∂leaf`` (contracted with ``grad``) into the ``.grad`` of leaves."""
+        if self._trace is not _GLOBAL:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the computation "
+                "was created with requires_grad=True (or it ran under no_grad())")
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
+                    "pass grad= (an array shaped like the output), e.g. loss.sum().backward()")
+            grad = np.ones(self.shape, self.dtype)
+        else:
+            grad = grad._value if isinstance(grad, Tensor) and grad._trace is None else grad
+            if _shape(grad) != self.shape:
+                raise ValueError(
+                    f"backward(): grad has shape {_shape(grad)} but the tensor has shape {self.shape}")
+        leaves = backward_pass([self._node], [grad], retain_graph)
+        for node, g in leaves.items():
+            ref = node.leaf
+            leaf = ref() if ref is not None else None
+            if leaf is None:
+                continue
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+    def detach(self):
+        """The same values, cut from the graph (a constant Tensor)."""
+        return Tensor._make(_primal(self), None, None, None)
+
+    def numpy(self):
+        """The values as a NumPy array (without any derivative information)."""
+        return np.asarray(_primal(self))
+
+    def item(self):
+        return _primal(self).item()
+
+    def tolist(self):
+        return np.asarray(_primal(self)).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        value = np.asarray(_primal(self))
+        if dtype is not None:
+            value = value.astype(dtype, copy=False)
+        return value
+
+    def zero_grad(self):
+        self.grad = None
+
+    # ---- array-like properties
+
+    @property
+    def data(self):
+        """The underlying array (an ``ndarray`` for the object API)."""
+        return self._value
+
+    @data.setter
+    def data(self, value):
+        self._value = value
+
+    @property
+    def shape(self):
+        return _shape(self._value)
+
+    @property
+    def ndim(self):
+        return _ndim(self._value)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @property
+    def dtype(self):
+        return _dtype(self._value)
+
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(_primal(self))
+
+    def __float__(self):
+        return float(_primal(self))
+
+    def __int__(self):
+        return int(_primal(self))
+
+    def __index__(self):
+        return _primal(self).__index__()
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        value = np.asarray(_primal(self))
+        body = np.array2string(value, separator=", ", prefix="tensor(")
+        extra = ""
+        if self._trace is _GLOBAL:
+            extra = ", requires_grad=True"
+        elif self._trace is not None:
+            extra = f", traced={self._trace.mode}{self._trace.level}"
+        if value.dtype != np.float64:
+            extra = f", dtype={value.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    def __reduce__(self):
+        return (_rebuild_tensor, (np.asarray(_primal(self)), self.requires_grad))
+
+
+def _rebuild_tensor(value, requires_grad):
+    from . import tensor
+    return tensor(value, requires_grad=requires_grad)
+
+
+def _primal(x):
+    """Strip every level of tracing."""
+    while isinstance(x, Tensor):
+        x = x._value
+    return x

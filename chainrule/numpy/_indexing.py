@@ -1,0 +1,164 @@
+"""Indexing.  ``x[idx]`` picks elements; its VJP puts the cotangent back where they came
+from (adding where an index repeats), and that scatter-add is itself a primitive whose VJP
+is the original indexing, so both are differentiable to any order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, primitive
+
+
+def _is_advanced(ix):
+    return isinstance(ix, (list, np.ndarray)) and not (isinstance(ix, np.ndarray) and ix.ndim == 0 and ix.dtype != bool)
+
+
+def normalize_index(idx, ndim):
+    """A tuple with Ellipsis spelled out and Tensors stripped, checked against ``ndim``."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    idx = tuple(np.asarray(_primal(ix)) if isinstance(ix, (Tensor, list)) else ix for ix in idx)
+    used = 0
+    for ix in idx:
+        if ix is None or ix is Ellipsis:
+            continue
+        if isinstance(ix, np.ndarray) and ix.dtype == bool:
+            used += max(ix.ndim, 1)
+        else:
+            used += 1
+    if used > ndim:
+        raise IndexError(f"getitem: too many indices for an array of dimension {ndim} ({used} given)")
+    n_ell = sum(1 for ix in idx if ix is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("getitem: an index can only have a single ellipsis ('...')")
+    if n_ell:
+        k = next(i for i, ix in enumerate(idx) if ix is Ellipsis)
+        idx = idx[:k] + (slice(None),) * (ndim - used) + idx[k + 1:]
+    else:
+        idx = idx + (slice(None),) * (ndim - used)
+    return idx
+
+
+def _split_advanced(idx):
+    """(number of result axes of the advanced indices, whether NumPy moves them to the front)."""
+    pos = [k for k, ix in enumerate(idx) if isinstance(ix, np.ndarray) or
+           (isinstance(ix, (int, np.integer)) and any(isinstance(j, np.ndarray) for j in idx))]
+    if not pos:
+        return 0, False
+    arrays = [np.asarray(idx[k]) for k in pos]
+    nd = 0
+    for a in arrays:
+        nd = max(nd, a.ndim if a.dtype != bool else 1)
+    adjacent = pos == list(range(pos[0], pos[-1] + 1))
+    return nd, not adjacent
+
+
+def _getitem(x, idx):
+    return x[idx]
+
+
+def _move_front(y, nb, nadv, front):
+    """After batched advanced indexing NumPy may put the advanced axes before the batch axes."""
+    if not (front and nb):
+        return y
+    from ._shape import transpose
+    nd = _ndim(y)
+    perm = tuple(range(nadv, nadv + nb)) + tuple(range(nadv)) + tuple(range(nadv + nb, nd))
+    return transpose(y, perm)
+
+
+def _getitem_vjp(g, ans, x, idx):
+    return scatter_add(g, idx, _shape(x))
+
+
+def _getitem_jvp(t, ans, x, idx):
+    nb = _ndim(t) - _ndim(x)
+    if not nb:
+        return getitem_p(t, idx)
+    nadv, front = _split_advanced(idx)
+    return _move_front(getitem_p(t, (slice(None),) * nb + idx), nb, nadv, front)
+
+
+getitem_p = primitive(_getitem, name="getitem")
+defvjp(getitem_p, _getitem_vjp)
+defjvp(getitem_p, _getitem_jvp)
+
+
+def _scatter_impl(g, idx, shape):
+    gshape = np.shape(g)
+    picked = np.empty(shape, dtype=bool)[idx].shape
+    nb = len(gshape) - len(picked)
+    out = np.zeros(gshape[:nb] + tuple(shape), dtype=np.result_type(g))
+    nadv, front = _split_advanced(idx)
+    bidx = (slice(None),) * nb + idx
+    g = np.asarray(g)
+    if front and nb:
+        perm = tuple(range(nb, nb + nadv)) + tuple(range(nb)) + tuple(range(nadv + nb, g.ndim))
+        g = np.transpose(g, perm)
+    if nadv and any(isinstance(ix, np.ndarray) and ix.dtype != bool for ix in idx):
+        np.add.at(out, bidx, g)
+    else:
+        out[bidx] = g
+    return out
+
+
+def _scatter_vjp(g, ans, c, idx, shape):
+    nb = _ndim(g) - len(shape)
+    if not nb:
+        return getitem_p(g, idx)
+    nadv, front = _split_advanced(idx)
+    return _move_front(getitem_p(g, (slice(None),) * nb + idx), nb, nadv, front)
+
+
+scatter_add = primitive(_scatter_impl, name="scatter_add")
+defvjp(scatter_add, _scatter_vjp)
+defjvp(scatter_add, lambda t, ans, c, idx, shape: scatter_add(t, idx, shape))
+
+
+def getitem(x, idx):
+    """``x[idx]`` for ints, slices, Ellipsis, None, integer arrays and boolean masks."""
+    return getitem_p(x, normalize_index(idx, _ndim(x)))
+
+
+def _index_update(x, idx, v):
+    out = np.array(x, copy=True)
+    out[idx] = v
+    return out
+
+
+def _index_update_vjp_x(g, ans, x, idx, v):
+    # the updated positions no longer depend on x
+    nb = _ndim(g) - _ndim(x)
+    return index_update_p(g, (slice(None),) * nb + idx, 0)
+
+
+def _index_update_vjp_v(g, ans, x, idx, v):
+    from .._core import unbroadcast
+    nb = _ndim(g) - _ndim(x)
+    nadv, front = _split_advanced(idx)
+    picked = _move_front(getitem_p(g, (slice(None),) * nb + idx), nb, nadv, front)
+    return unbroadcast(picked, v, nb)
+
+
+def _index_update_jvp(t, ans, x, idx, v, which):
+    nb = _ndim(t) - (_ndim(x) if which == 0 else _ndim(v))
+    bidx = (slice(None),) * nb + idx
+    if which == 0:
+        return index_update_p(t, bidx, 0)
+    zeros = np.zeros(_shape(t)[:nb] + _shape(x), dtype=np.result_type(_primal(t)))
+    nadv, front = _split_advanced(idx)
+    if front and nb:
+        raise NotImplementedError("batched forward mode through an update with separated advanced indices")
+    return index_update_p(zeros, bidx, t)
+
+
+index_update_p = primitive(_index_update, name="index_update")
+defvjp(index_update_p, _index_update_vjp_x, None, _index_update_vjp_v)
+defjvp(index_update_p,
+       lambda t, ans, x, idx, v: _index_update_jvp(t, ans, x, idx, v, 0), None,
+       lambda t, ans, x, idx, v: _index_update_jvp(t, ans, x, idx, v, 2))
+
+
+def index_update(x, idx, value):
+    """A copy of ``x`` with ``x[idx] = value`` (JAX's ``x.at[idx].set(value)``)."""
+    return index_update_p(x, normalize_index(idx, _ndim(x)), value)

@@ -1,0 +1,244 @@
+"""Elementwise functions and their derivatives.
+
+An elementwise function has a diagonal Jacobian, so its VJP and its JVP are the same map:
+multiply by the partial derivative.  Each rule below is that map, ``rule(g, ans, *args)``,
+used for both modes; broadcasting is undone centrally by ``unbroadcast``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._core import Tensor, _dtype, _primal, defjvp, defvjp, primitive
+
+__all__ = ['add', 'subtract', 'multiply', 'divide', 'true_divide', 'negative', 'positive', 'power', 'square', 'sqrt', 'cbrt', 'reciprocal', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10', 'log1p', 'logaddexp', 'logaddexp2', 'absolute', 'abs', 'fabs', 'sign', 'sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'arctan2', 'hypot', 'deg2rad', 'rad2deg', 'radians', 'degrees', 'sinc', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'maximum', 'minimum', 'fmax', 'fmin', 'clip', 'where', 'nan_to_num']
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_DEG = math.pi / 180.0
+
+
+def elementwise(name, impl, *rules, broadcasts=None):
+    """Declare an elementwise primitive with one rule per argument (``None``: no derivative)."""
+    nargs = len(rules)
+    fn = primitive(impl, name=name, broadcasts=nargs > 1 if broadcasts is None else broadcasts)
+    prim = fn.prim
+    for i, rule in enumerate(rules):
+        if rule is not None:
+            prim.vjps[i] = rule
+            prim.jvps[i] = rule
+    return fn
+
+
+def _const(x):
+    """A non-differentiable view of a possibly traced value (for masks and signs)."""
+    return _primal(x)
+
+
+def _mask(cond, like):
+    """A 0/1 (or 0/½/1) mask in the dtype of ``like``, so float32 stays float32."""
+    dtype = _dtype(like)
+    if not np.issubdtype(dtype, np.inexact):
+        dtype = np.float64
+    return np.asarray(cond, dtype=dtype)
+
+
+def _tie(x, y, like):
+    """∂max(x, y)/∂x: 1 where x wins, ½ on ties (the gradient is split), 0 where y wins."""
+    x, y = _const(x), _const(y)
+    return _mask((x > y) + 0.5 * (x == y), like)
+
+
+# ---- arithmetic
+add = elementwise("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+subtract = elementwise("subtract", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+multiply = elementwise("multiply", np.multiply,
+                       lambda g, ans, x, y: g * y,
+                       lambda g, ans, x, y: g * x)
+divide = elementwise("divide", np.divide,
+                     lambda g, ans, x, y: g / y,
+                     lambda g, ans, x, y: -g * ans / y)          # ∂(x/y)/∂y = -x/y²
+true_divide = divide
+negative = elementwise("negative", np.negative, lambda g, ans, x: -g)
+positive = elementwise("positive", np.positive, lambda g, ans, x: g)
+
+
+def _pow_dx(g, ans, x, y):
+    # ∂xʸ/∂x = y·xʸ⁻¹
+    return g * y * power(x, y - 1)
+
+
+def _pow_dy(g, ans, x, y):
+    # ∂xʸ/∂y = xʸ·log x  (0 where x = 0: the limit for y > 0)
+    safe = where(_const(x) == 0, 1, x)
+    return g * ans * log(safe)
+
+
+power = elementwise("power", np.power, _pow_dx, _pow_dy)
+square = elementwise("square", np.square, lambda g, ans, x: g * (2 * x))
+sqrt = elementwise("sqrt", np.sqrt, lambda g, ans, x: g / (2 * ans))
+cbrt = elementwise("cbrt", np.cbrt, lambda g, ans, x: g / (3 * ans * ans))
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans)
+
+# ---- exponentials and logarithms
+exp = elementwise("exp", np.exp, lambda g, ans, x: g * ans)
+exp2 = elementwise("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2)
+expm1 = elementwise("expm1", np.expm1, lambda g, ans, x: g * (ans + 1))
+log = elementwise("log", np.log, lambda g, ans, x: g / x)
+log2 = elementwise("log2", np.log2, lambda g, ans, x: g / (x * _LN2))
+log10 = elementwise("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
+log1p = elementwise("log1p", np.log1p, lambda g, ans, x: g / (x + 1))
+logaddexp = elementwise("logaddexp", np.logaddexp,
+                        lambda g, ans, x, y: g * exp(x - ans),   # softmax weight of x
+                        lambda g, ans, x, y: g * exp(y - ans))
+logaddexp2 = elementwise("logaddexp2", np.logaddexp2,
+                         lambda g, ans, x, y: g * exp2(x - ans),
+                         lambda g, ans, x, y: g * exp2(y - ans))
+
+# ---- signs and magnitudes (abs'(0) = 0: the subgradient sign(0))
+absolute = elementwise("absolute", np.absolute, lambda g, ans, x: g * sign(x))
+abs = absolute  # noqa: A001  (NumPy's name)
+fabs = elementwise("fabs", np.fabs, lambda g, ans, x: g * sign(x))
+sign = elementwise("sign", np.sign, lambda g, ans, x: None)
+
+
+# ---- trigonometry
+sin = elementwise("sin", np.sin, lambda g, ans, x: g * cos(x))
+cos = elementwise("cos", np.cos, lambda g, ans, x: -g * sin(x))
+tan = elementwise("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans))
+arcsin = elementwise("arcsin", np.arcsin, lambda g, ans, x: g / sqrt(1 - x * x))
+arccos = elementwise("arccos", np.arccos, lambda g, ans, x: -g / sqrt(1 - x * x))
+arctan = elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x))
+arctan2 = elementwise("arctan2", np.arctan2,
+                      lambda g, ans, y, x: g * x / (x * x + y * y),
+                      lambda g, ans, y, x: -g * y / (x * x + y * y))
+hypot = elementwise("hypot", np.hypot,
+                    lambda g, ans, x, y: g * x / ans,
+                    lambda g, ans, x, y: g * y / ans)
+deg2rad = elementwise("deg2rad", np.deg2rad, lambda g, ans, x: g * _DEG)
+rad2deg = elementwise("rad2deg", np.rad2deg, lambda g, ans, x: g * (1 / _DEG))
+radians, degrees = deg2rad, rad2deg
+
+
+def _sinc_d(g, ans, x):
+    # sinc(x) = sin(πx)/(πx); sinc'(x) = (cos(πx) - sinc(x))/x, and 0 at x = 0
+    zero = _const(x) == 0
+    safe = where(zero, 1, x)
+    return g * where(zero, 0, (cos(math.pi * safe) - ans) / safe)
+
+
+sinc = elementwise("sinc", np.sinc, _sinc_d)
+
+# ---- hyperbolic functions
+sinh = elementwise("sinh", np.sinh, lambda g, ans, x: g * cosh(x))
+cosh = elementwise("cosh", np.cosh, lambda g, ans, x: g * sinh(x))
+tanh = elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
+arcsinh = elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / sqrt(x * x + 1))
+arccosh = elementwise("arccosh", np.arccosh, lambda g, ans, x: g / sqrt(x * x - 1))
+arctanh = elementwise("arctanh", np.arctanh, lambda g, ans, x: g / (1 - x * x))
+
+# ---- comparisons that select (ties split the gradient equally)
+maximum = elementwise("maximum", np.maximum,
+                      lambda g, ans, x, y: g * _tie(x, y, g),
+                      lambda g, ans, x, y: g * _tie(y, x, g))
+minimum = elementwise("minimum", np.minimum,
+                      lambda g, ans, x, y: g * _tie(y, x, g),
+                      lambda g, ans, x, y: g * _tie(x, y, g))
+
+
+def _fwins(x, y, like, pick):
+    x, y = _const(x), _const(y)
+    nan_x, nan_y = np.isnan(x), np.isnan(y)
+    return _mask(np.where(nan_y, ~nan_x, np.where(nan_x, False, pick(x, y))), like)
+
+
+fmax = elementwise("fmax", np.fmax,
+                   lambda g, ans, x, y: g * _fwins(x, y, g, lambda a, b: (a > b) + 0.5 * (a == b)),
+                   lambda g, ans, x, y: g * _fwins(y, x, g, lambda a, b: (a > b) + 0.5 * (a == b)))
+fmin = elementwise("fmin", np.fmin,
+                   lambda g, ans, x, y: g * _fwins(x, y, g, lambda a, b: (a < b) + 0.5 * (a == b)),
+                   lambda g, ans, x, y: g * _fwins(y, x, g, lambda a, b: (a < b) + 0.5 * (a == b)))
+
+
+def _clip(x, a_min, a_max):
+    return np.clip(x, a_min, a_max)
+
+
+def _inside(x, a_min, a_max):
+    x = _const(x)
+    inside = np.ones(np.shape(x), bool)
+    if a_min is not None:
+        inside &= x >= _const(a_min)
+    if a_max is not None:
+        inside &= x <= _const(a_max)
+    return inside
+
+
+_clip_p = elementwise(
+    "clip", _clip,
+    lambda g, ans, x, lo, hi: g * _mask(_inside(x, lo, hi), g),
+    lambda g, ans, x, lo, hi: g * _mask(_const(x) < _const(lo), g),
+    lambda g, ans, x, lo, hi: g * _mask(_const(x) > _const(hi), g),
+    broadcasts=True)
+
+
+def clip(a, a_min=None, a_max=None, **kwargs):
+    """``numpy.clip``; the gradient passes where ``a_min <= a <= a_max``."""
+    if kwargs:
+        return np.clip(_primal(a), a_min, a_max, **kwargs)
+    if a_min is None and a_max is None:
+        raise ValueError("clip: at least one of a_min and a_max must be given")
+    return _clip_p(a, a_min, a_max)
+
+
+def _where3(cond, x, y):
+    return np.where(cond, x, y)
+
+
+_where_p = elementwise(
+    "where", _where3,
+    None,
+    lambda g, ans, c, x, y: where(c, g, 0),
+    lambda g, ans, c, x, y: where(c, 0, g),
+    broadcasts=True)
+
+
+def where(condition, x=None, y=None):
+    """``numpy.where``; the condition is not differentiable."""
+    if x is None and y is None:
+        return np.where(_primal(condition))
+    if x is None or y is None:
+        raise ValueError("where: either both or neither of x and y must be given")
+    if isinstance(condition, Tensor):
+        condition = _primal(condition)
+    return _where_p(condition, x, y)
+
+
+_nan_to_num_p = elementwise(
+    "nan_to_num", lambda x, nan, posinf, neginf: np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf),
+    lambda g, ans, x, *_: g * _mask(np.isfinite(_const(x)), g),
+    broadcasts=False)
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """``numpy.nan_to_num``; the gradient passes where ``x`` is finite."""
+    return _nan_to_num_p(x, nan, posinf, neginf)
+
+
+def _astype(x, dtype):
+    return x.astype(dtype)
+
+
+_astype_p = primitive(_astype, name="astype")
+defvjp(_astype_p, lambda g, ans, x, dtype: _astype_p(g, _dtype(x)))
+defjvp(_astype_p, lambda t, ans, x, dtype: _astype_p(t, dtype))
+
+
+def astype(x, dtype, copy=True):
+    """``numpy.astype``; casting to an integer or boolean dtype gives a constant."""
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.inexact):
+        return np.asarray(_primal(x)).astype(dtype)
+    return _astype_p(x, dtype)

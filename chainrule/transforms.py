@@ -1,0 +1,392 @@
+"""The functional transforms: ``grad``, ``vjp``, ``jvp``, ``jacobian``, ``hessian`` and friends.
+
+Layout (the lecture's numerator layout, generalised to tensors): for ``y = f(x)`` the
+Jacobian has shape ``y.shape + x.shape``; entry ``[i..., j...]`` is ``∂y[i...]/∂x[j...]``.
+For a scalar ``y`` this is the gradient, shaped like ``x``; the lecture's 1×d row vector
+is ``grad(f)(x).reshape(1, -1)``.  ``jacobian_matrix`` strings both sides up into vectors
+and returns the k×d matrix itself.
+
+Whole Jacobians are computed in one pass: the reverse mode pushes a batch of cotangents (the
+rows of an identity) backwards through the recorded graph, the forward mode a batch of
+tangents forwards; every derivative rule accepts leading batch axes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ._core import ForwardTrace, ReverseTrace, Tensor, _dtype, _primal, _shape, backward_pass
+from ._tree import tree_flatten, tree_unflatten
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev",
+           "jacobian_matrix", "hessian", "hvp"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _as_input(x, what):
+    """Check a differentiable input: floating point (or a traced value), never int/bool."""
+    if isinstance(x, Tensor):
+        if x._trace is None:
+            x = x._value
+        else:
+            dt = x.dtype
+            if not np.issubdtype(dt, np.inexact):
+                raise TypeError(f"{what}: cannot differentiate with respect to an integer or "
+                                f"boolean argument (dtype {dt}); convert it to float first")
+            return x
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{what}: cannot differentiate with respect to a boolean argument")
+    if isinstance(x, (int, np.integer)):
+        raise TypeError(f"{what}: cannot differentiate with respect to an integer argument "
+                        f"({x!r}); pass a float such as {float(x)!r}")
+    arr = np.asarray(x)
+    if not np.issubdtype(arr.dtype, np.inexact):
+        raise TypeError(f"{what}: cannot differentiate with respect to an argument of dtype "
+                        f"{arr.dtype}; convert it to a floating-point dtype first")
+    return arr
+
+
+def _argnums(argnums, nargs, name):
+    single = isinstance(argnums, (int, np.integer))
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"{name}: argnums={argnums} but the function was called with "
+                             f"{nargs} positional argument(s)")
+    return tuple(a % nargs for a in nums), single
+
+
+def _split(f, args, argnums, name):
+    """``f`` as a function of the differentiated arguments only (as one tuple)."""
+    nums, single = _argnums(argnums, len(args), name)
+    args = list(args)
+
+    def g(*diff):
+        full = list(args)
+        for k, v in zip(nums, diff):
+            full[k] = v
+        return f(*full)
+
+    return g, tuple(args[k] for k in nums), single
+
+
+def _zeros(batch, x):
+    return np.zeros(batch + _shape(x), dtype=_dtype(x))
+
+
+def _unbox(out, trace):
+    """Split an output leaf into (value, node) for a reverse trace."""
+    if isinstance(out, Tensor) and out._trace is trace:
+        return out._value, out._node
+    return out, None
+
+
+# --------------------------------------------------------------------------- reverse mode
+
+def vjp(f, *primals):
+    """``(f(*primals), vjp_fn)``; ``vjp_fn(ct)`` returns the cotangent of every primal.
+
+    ``ct`` is shaped like the output (a pytree like it, for pytree outputs); ``vjp_fn`` may
+    be called many times.  Extra leading axes on ``ct`` are a batch: each slice is pulled
+    back on its own, in the same pass.
+    """
+    return _vjp(f, primals, "vjp")
+
+
+def _vjp(f, primals, name, has_aux=False):
+    trace = ReverseTrace()
+    flat, tdef = tree_flatten(primals)
+    flat = [_as_input(x, f"{name} of {_fname(f)}") for x in flat]
+    leaves = [trace.leaf(x) for x in flat]
+    out = f(*tree_unflatten(tdef, leaves))
+    aux = None
+    if has_aux:
+        out, aux = _split_aux(out, name)
+    oflat, otdef = tree_flatten(out)
+    pairs = [_unbox(o, trace) for o in oflat]
+    values = [v for v, _ in pairs]
+    nodes = [n for _, n in pairs]
+    leaf_nodes = [t._node for t in leaves]
+
+    def vjp_fn(ct):
+        cflat, ctdef = tree_flatten(ct)
+        if len(cflat) != len(values):
+            raise ValueError(f"vjp of {_fname(f)}: the cotangent has {len(cflat)} leaves but "
+                             f"the output has {len(values)}")
+        batch = ()
+        for c, v in zip(cflat, values):
+            cs, vs = _shape(c), _shape(v)
+            if cs[len(cs) - len(vs):] != vs:
+                raise ValueError(f"vjp of {_fname(f)}: cotangent of shape {cs} does not match "
+                                 f"the output's shape {vs}")
+            batch = cs[:len(cs) - len(vs)]
+        grads = backward_pass(nodes, cflat, retain_graph=True)
+        res = [grads.get(n) for n in leaf_nodes]
+        res = [_zeros(batch, x) if r is None else r for r, x in zip(res, flat)]
+        return tree_unflatten(tdef, res)
+
+    result = tree_unflatten(otdef, values)
+    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def _split_aux(out, name):
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{name}(..., has_aux=True): the function must return a pair (output, aux)")
+    return out[0], tree_map_primal(out[1])
+
+
+def tree_map_primal(tree):
+    flat, tdef = tree_flatten(tree)
+    return tree_unflatten(tdef, [_primal(x) if isinstance(x, Tensor) else x for x in flat])
+
+
+def _fname(f):
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def value_and_grad(f, argnums=0, has_aux=False):
+    """``f``'s value and its gradient(s) with respect to ``argnums``; ``f`` must be scalar."""
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args):
+        g, diff, single = _split(f, args, argnums, "grad")
+        res = _vjp(g, diff, "grad", has_aux)
+        out, fn = res[0], res[1]
+        if _shape(out) != ():
+            raise TypeError(f"grad of {_fname(f)}: the function must return a scalar, got shape "
+                            f"{_shape(out)}; use jacobian() or vjp() for non-scalar outputs")
+        grads = fn(np.ones((), _dtype(out)) if not isinstance(out, Tensor) else _ones_like(out))
+        grads = grads[0] if single else grads
+        return ((out, res[2]), grads) if has_aux else (out, grads)
+
+    return value_and_grad_f
+
+
+def _ones_like(x):
+    return np.ones(_shape(x), _dtype(x))
+
+
+def grad(f, argnums=0, has_aux=False):
+    """The gradient of scalar-valued ``f``, shaped like the argument (a tuple for tuple argnums).
+
+    In the lecture's layout the gradient is the row vector ``grad(f)(x).reshape(1, -1)``.
+    """
+    vg = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def grad_f(*args):
+        (out, g) = vg(*args)
+        return (g, out[1]) if has_aux else g
+
+    return grad_f
+
+
+# --------------------------------------------------------------------------- forward mode
+
+def jvp(f, primals, tangents):
+    """``(f(*primals), J·tangents)``: the output and its directional derivative."""
+    return _jvp(f, primals, tangents, 0)
+
+
+def _jvp(f, primals, tangents, nbatch):
+    primals, tangents = tuple(primals), tuple(tangents)
+    pflat, tdef = tree_flatten(primals)
+    tflat, tdef2 = tree_flatten(tangents)
+    if tdef != tdef2 or len(pflat) != len(tflat):
+        raise ValueError(f"jvp of {_fname(f)}: primals and tangents must have the same structure")
+    trace = ForwardTrace(nbatch)
+    boxes = []
+    for x, t in zip(pflat, tflat):
+        x = _as_input(x, f"jvp of {_fname(f)}")
+        ts = _shape(t)
+        if ts[nbatch:] != _shape(x):
+            raise ValueError(f"jvp of {_fname(f)}: tangent of shape {ts[nbatch:]} does not match "
+                             f"its primal's shape {_shape(x)}")
+        if isinstance(t, Tensor) or _dtype(t) == _dtype(x):
+            tt = t
+        else:
+            tt = np.asarray(t, dtype=_dtype(x))
+        boxes.append(Tensor._make(x, trace, None, tt))
+    out = f(*tree_unflatten(tdef, boxes))
+    oflat, otdef = tree_flatten(out)
+    batch = _shape(tflat[0])[:nbatch] if tflat else ()
+    values, touts = [], []
+    for o in oflat:
+        if isinstance(o, Tensor) and o._trace is trace:
+            values.append(o._value)
+            touts.append(o._tangent)
+        else:
+            values.append(o)
+            touts.append(_zeros(batch, o))
+    return tree_unflatten(otdef, values), tree_unflatten(otdef, touts)
+
+
+# --------------------------------------------------------------------------- Jacobians
+
+def jacobian(f, argnums=0, mode="rev", has_aux=False):
+    """The Jacobian of ``f``, shaped ``out.shape + in.shape`` (numerator layout).
+
+    ``mode="rev"`` pushes one cotangent per output element backwards, ``mode="fwd"`` one
+    tangent per input element forwards; both in a single batched pass.  Choose ``fwd`` when
+    the input is smaller than the output.
+    """
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+
+    @functools.wraps(f)
+    def jacobian_f(*args):
+        g, diff, single = _split(f, args, argnums, "jacobian")
+        if mode == "rev":
+            res = _jac_rev(g, diff, has_aux)
+        else:
+            res = _jac_fwd(g, diff, has_aux)
+        jac, aux = res
+        if isinstance(jac, _PerOutput):
+            jac = jac.map(lambda t: t[0] if single else t)
+        elif single:
+            jac = jac[0]
+        return (jac, aux) if has_aux else jac
+
+    return jacobian_f
+
+
+def jacrev(f, argnums=0, has_aux=False):
+    return jacobian(f, argnums, "rev", has_aux)
+
+
+def jacfwd(f, argnums=0, has_aux=False):
+    return jacobian(f, argnums, "fwd", has_aux)
+
+
+class _PerOutput:
+    """A pytree of per-output results, each a tuple over inputs (internal)."""
+
+    def __init__(self, treedef, items):
+        self.treedef, self.items = treedef, items
+
+    def map(self, fn):
+        return tree_unflatten(self.treedef, [fn(i) for i in self.items])
+
+
+def _jac_rev(g, diff, has_aux):
+    res = _vjp(g, diff, "jacobian", has_aux)
+    out, fn = res[0], res[1]
+    oflat, otdef = tree_flatten(out)
+    sizes = [int(np.prod(_shape(o))) for o in oflat]
+    total = sum(sizes)
+    dtype = np.result_type(*[_dtype(o) for o in oflat]) if oflat else np.float64
+    eye = np.eye(total, dtype=dtype)
+    cts, start = [], 0
+    for o, n in zip(oflat, sizes):
+        cts.append(eye[:, start:start + n].reshape((total,) + _shape(o)))
+        start += n
+    grads = fn(tree_unflatten(otdef, cts))               # one backward pass, batch = total
+    gflat, gtdef = tree_flatten(grads)
+    from . import numpy as cnp
+    items, start = [], 0
+    for o, n in zip(oflat, sizes):
+        per_in = []
+        for gr, x in zip(gflat, tree_flatten(diff)[0]):
+            block = gr[start:start + n] if n != total else gr
+            per_in.append(cnp.reshape(block, _shape(o) + _shape(x)))
+        start += n
+        items.append(tree_unflatten(gtdef, per_in))
+    aux = res[2] if has_aux else None
+    return _assemble(otdef, items), aux
+
+
+def _jac_fwd(g, diff, has_aux):
+    from . import numpy as cnp
+    flat, tdef = tree_flatten(diff)
+    flat = [_as_input(x, "jacobian") for x in flat]
+    sizes = [int(np.prod(_shape(x))) for x in flat]
+    total = sum(sizes)
+    dtype = np.result_type(*[_dtype(x) for x in flat]) if flat else np.float64
+    eye = np.eye(total, dtype=dtype)
+    tans, start = [], 0
+    for x, n in zip(flat, sizes):
+        tans.append(eye[:, start:start + n].reshape((total,) + _shape(x)))
+        start += n
+    aux_box = []
+
+    def g_aux(*a):
+        r = g(*a)
+        if has_aux:
+            r, aux = _split_aux(r, "jacobian")
+            aux_box.append(aux)
+        return r
+
+    out, touts = _jvp(g_aux, tree_unflatten(tdef, flat), tree_unflatten(tdef, tans), 1)
+    oflat, otdef = tree_flatten(out)
+    tflat = tree_flatten(touts)[0]
+    items = []
+    for o, t in zip(oflat, tflat):
+        per_in, start = [], 0
+        nd = len(_shape(o))
+        for x, n in zip(flat, sizes):
+            block = t[start:start + n] if n != total else t      # (n, *out.shape)
+            block = cnp.reshape(block, _shape(x) + _shape(o))
+            nx = len(_shape(x))
+            perm = tuple(range(nx, nx + nd)) + tuple(range(nx))
+            per_in.append(cnp.transpose(block, perm))
+            start += n
+        items.append(tree_unflatten(tdef, per_in))
+    return _assemble(otdef, items), (aux_box[0] if aux_box else None)
+
+
+def _assemble(otdef, items):
+    if otdef == "*":
+        return items[0]
+    return _PerOutput(otdef, items)
+
+
+def jacobian_matrix(f, argnums=0, order="C", mode="rev"):
+    """The lecture's k×d Jacobian: output and input strung up into vectors.
+
+    ``order="C"`` strings tensors up row-major (NumPy's ``ravel``), ``order="F"``
+    column-major, as MATLAB's ``x(:)``.  For several ``argnums`` the inputs are
+    concatenated, in order, into one vector.
+    """
+    if order not in ("C", "F"):
+        raise ValueError(f"jacobian_matrix: order must be 'C' or 'F', got {order!r}")
+    jac_f = jacobian(f, argnums, mode)
+    single = isinstance(argnums, (int, np.integer))
+    from . import numpy as cnp
+
+    @functools.wraps(f)
+    def jacobian_matrix_f(*args):
+        out = f(*args)
+        if isinstance(out, (tuple, list, dict)):
+            raise TypeError("jacobian_matrix: the function must return a single array")
+        oshape = _shape(out)
+        jac = jac_f(*args)
+        blocks = (jac,) if single else tuple(jac)
+        nums = (argnums,) if single else tuple(argnums)
+        cols = []
+        for b, k in zip(blocks, nums):
+            ishape = _shape(args[k])
+            if order == "F":
+                no, ni = len(oshape), len(ishape)
+                perm = tuple(range(no))[::-1] + tuple(range(no, no + ni))[::-1]
+                b = cnp.transpose(b, perm)
+            cols.append(cnp.reshape(b, (int(np.prod(oshape)), int(np.prod(ishape)))))
+        return cols[0] if len(cols) == 1 else cnp.concatenate(cols, axis=1)
+
+    return jacobian_matrix_f
+
+
+def hessian(f, argnums=0):
+    """Second derivatives, shaped ``out.shape + in.shape + in.shape``: forward over reverse."""
+    return jacobian(jacobian(f, argnums, "rev"), argnums, "fwd")
+
+
+def hvp(f, primals, tangents):
+    """``(∇f(x), H·v)``-style Hessian-vector product of scalar ``f``: forward over reverse.
+
+    Returns ``(grad, hvp)`` with the structure of ``primals``.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    return jvp(grad(f, argnums=tuple(range(len(primals)))), primals, tangents)
