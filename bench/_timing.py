@@ -1,0 +1,52 @@
+"""Shared timing helpers for the scripts in bench/: warm up, repeat, report medians."""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+import numpy as np
+
+
+def measure(fn, repeat=15, warmup=3, min_time=0.05):
+    """Median and spread (min, max) of ``fn()``'s wall time in seconds.
+
+    Each sample runs ``fn`` enough times to last ``min_time``, so short calls are not
+    dominated by timer resolution.
+    """
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, int(min_time / one))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    samples = np.array(samples)
+    return float(np.median(samples)), float(samples.min()), float(samples.max())
+
+
+def optional(name):
+    """Import a peer library if installed, else None (reported as absent, not failed)."""
+    try:
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001  (a broken install counts as absent)
+        return None
+
+
+def report(title, rows, unit="ms", scale=1e3, baseline="chainrule"):
+    """Print ``rows`` = [(name, (median, lo, hi) or None)], with ratios to ``baseline``."""
+    print(f"\n{title}")
+    base = dict(rows).get(baseline)
+    print(f"  {'':28s} {'median':>10s} {'spread':>21s} {'chainrule / this':>17s}")
+    for name, stats in rows:
+        if stats is None:
+            print(f"  {name:28s} {'absent':>10s}")
+            continue
+        med, lo, hi = stats
+        ratio = f"{base[0] / med:17.2f}" if base else ""
+        print(f"  {name:28s} {med * scale:8.3f}{unit} [{lo * scale:8.3f}, {hi * scale:8.3f}] {ratio}")
