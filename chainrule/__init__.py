@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import numpy  # noqa: F401  (installs the rules the engine needs)
 from . import _tensor_methods  # noqa: F401  (operators and methods of Tensor)
+from . import special  # noqa: F401
 from ._core import Tensor, enable_grad, is_grad_enabled, no_grad
 from ._tensor_methods import tensor
 from .gradcheck import GradcheckError, gradcheck
@@ -21,4 +22,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
            "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "jacobian_matrix",
-           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy"]
+           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special"]
