@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, primitive
-
-
-def _is_advanced(ix):
-    return isinstance(ix, (list, np.ndarray)) and not (isinstance(ix, np.ndarray) and ix.ndim == 0 and ix.dtype != bool)
+from .._core import Tensor, _dtype, _ndim, _primal, _shape, defjvp, defvjp, primitive
 
 
 def normalize_index(idx, ndim):
@@ -132,11 +128,31 @@ def _index_update_vjp_x(g, ans, x, idx, v):
     return index_update_p(g, (slice(None),) * nb + idx, 0)
 
 
+def _picked_shape(shape, idx):
+    return np.empty(shape, dtype=bool)[idx].shape
+
+
+def _winners(shape, idx):
+    """Where an integer index repeats, only its last write survives, so only that position of
+    ``v`` reaches the output; a 0/1 mask over ``x[idx]`` (None when nothing repeats)."""
+    if not any(isinstance(ix, np.ndarray) and ix.dtype != bool for ix in idx):
+        return None
+    picked = _picked_shape(shape, idx)
+    order = np.arange(int(np.prod(picked))).reshape(picked)
+    ids = np.full(shape, -1)
+    ids[idx] = order
+    won = ids[idx] == order
+    return None if won.all() else won
+
+
 def _index_update_vjp_v(g, ans, x, idx, v):
     from .._core import unbroadcast
     nb = _ndim(g) - _ndim(x)
     nadv, front = _split_advanced(idx)
     picked = _move_front(getitem_p(g, (slice(None),) * nb + idx), nb, nadv, front)
+    won = _winners(_shape(x), idx)
+    if won is not None:
+        picked = picked * np.asarray(won, dtype=_dtype(g))
     return unbroadcast(picked, v, nb)
 
 
@@ -145,10 +161,20 @@ def _index_update_jvp(t, ans, x, idx, v, which):
     bidx = (slice(None),) * nb + idx
     if which == 0:
         return index_update_p(t, bidx, 0)
-    zeros = np.zeros(_shape(t)[:nb] + _shape(x), dtype=np.result_type(_primal(t)))
+    zeros = np.zeros(_shape(t)[:nb] + _shape(x), dtype=_dtype(t))
+    if not nb:
+        return index_update_p(zeros, idx, t)
+    # Give the tangent the full shape of x[idx] behind its batch axes (so the batch axes cannot
+    # broadcast against x's), in the axis order NumPy uses for the batched index.
+    from ._shape import _broadcast_p, _reshape_p, transpose
+    picked = _picked_shape(_shape(x), idx)
+    batch, vshape = _shape(t)[:nb], _shape(t)[nb:]
+    t = _reshape_p(t, batch + (1,) * (len(picked) - len(vshape)) + vshape)
+    t = _broadcast_p(t, batch + picked)
     nadv, front = _split_advanced(idx)
-    if front and nb:
-        raise NotImplementedError("batched forward mode through an update with separated advanced indices")
+    if front:
+        nd = nb + len(picked)
+        t = transpose(t, tuple(range(nb, nb + nadv)) + tuple(range(nb)) + tuple(range(nb + nadv, nd)))
     return index_update_p(zeros, bidx, t)
 
 
