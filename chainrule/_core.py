@@ -346,6 +346,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
             _accumulate(grads, heap, push, parent, g)
             if not retain_graph:
                 node.vals = _FREED
+                node.ans = None
             continue
         if prim.multiple:
             g = _fill_ct(g, node.ans)
@@ -364,8 +365,13 @@ def backward_pass(roots, cotangents, retain_graph=True):
                 c = unbroadcast(c, vals[i], nb)
             _accumulate(grads, heap, push, parent, c)
         if not retain_graph:
+            # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;
+            # a multi-output primitive keeps its output tuple, which its projections read
             node.vals = _FREED
             node.kw = None
+            node.saved = None
+            if not prim.multiple:
+                node.ans = None
     return leaves
 
 

@@ -70,7 +70,20 @@ def _split(f, args, argnums, name):
             full[k] = v
         return f(*full)
 
-    return g, tuple(args[k] for k in nums), single
+    g.__name__ = _fname(f)
+    # checked here, where the position of each argument in the user's call is known
+    diff = tuple(_checked_arg(args[k], f"{name} of {_fname(f)}, argument {k}") for k in nums)
+    return g, diff, single
+
+
+def _checked_arg(arg, what):
+    leaves, tdef = tree_flatten(arg)
+    return tree_unflatten(tdef, [_as_input(x, what) for x in leaves])
+
+
+def _positions(args):
+    """The position in ``args`` of each leaf of ``tree_flatten(args)``."""
+    return [k for k, a in enumerate(args) for _ in tree_flatten(a)[0]]
 
 
 def _zeros(batch, x):
@@ -99,7 +112,8 @@ def vjp(f, *primals):
 def _vjp(f, primals, name, has_aux=False):
     trace = ReverseTrace()
     flat, tdef = tree_flatten(primals)
-    flat = [_as_input(x, f"{name} of {_fname(f)}") for x in flat]
+    flat = [_as_input(x, f"{name} of {_fname(f)}, argument {k}")
+            for x, k in zip(flat, _positions(primals))]
     leaves = [trace.leaf(x) for x in flat]
     out = f(*tree_unflatten(tdef, leaves))
     aux = None
@@ -199,8 +213,8 @@ def _jvp(f, primals, tangents, nbatch):
         raise ValueError(f"jvp of {_fname(f)}: primals and tangents must have the same structure")
     trace = ForwardTrace(nbatch)
     boxes = []
-    for x, t in zip(pflat, tflat):
-        x = _as_input(x, f"jvp of {_fname(f)}")
+    for x, t, k in zip(pflat, tflat, _positions(primals)):
+        x = _as_input(x, f"jvp of {_fname(f)}, argument {k}")
         ts = _shape(t)
         if ts[nbatch:] != _shape(x):
             raise ValueError(f"jvp of {_fname(f)}: tangent of shape {ts[nbatch:]} does not match "
@@ -384,9 +398,14 @@ def hessian(f, argnums=0):
 
 
 def hvp(f, primals, tangents):
-    """``(∇f(x), H·v)``-style Hessian-vector product of scalar ``f``: forward over reverse.
+    """The Hessian of scalar ``f`` at ``primals`` times ``tangents``: forward over reverse.
 
-    Returns ``(grad, hvp)`` with the structure of ``primals``.
+    ``primals`` and ``tangents`` are tuples (one entry per argument of ``f``); the result has
+    their structure: one array for a one-argument ``f``, else a tuple.  Costs about two
+    gradients, and never forms the Hessian.
     """
     primals, tangents = tuple(primals), tuple(tangents)
-    return jvp(grad(f, argnums=tuple(range(len(primals)))), primals, tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")
+    _, out = jvp(grad(f, argnums=tuple(range(len(primals)))), primals, tangents)
+    return out[0] if len(primals) == 1 else out

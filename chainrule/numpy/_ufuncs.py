@@ -13,7 +13,12 @@ import numpy as np
 
 from .._core import Tensor, _dtype, _primal, defjvp, defvjp, primitive
 
-__all__ = ['add', 'subtract', 'multiply', 'divide', 'true_divide', 'negative', 'positive', 'power', 'square', 'sqrt', 'cbrt', 'reciprocal', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10', 'log1p', 'logaddexp', 'logaddexp2', 'absolute', 'abs', 'fabs', 'sign', 'sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'arctan2', 'hypot', 'deg2rad', 'rad2deg', 'radians', 'degrees', 'sinc', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'maximum', 'minimum', 'fmax', 'fmin', 'clip', 'where', 'nan_to_num']
+__all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "positive", "power",
+           "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2", "expm1", "log", "log2", "log10",
+           "log1p", "logaddexp", "logaddexp2", "absolute", "abs", "fabs", "sign", "sin", "cos",
+           "tan", "arcsin", "arccos", "arctan", "arctan2", "hypot", "deg2rad", "rad2deg", "radians",
+           "degrees", "sinc", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "maximum",
+           "minimum", "fmax", "fmin", "clip", "where", "nan_to_num", "astype"]
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -25,11 +30,30 @@ def elementwise(name, impl, *rules, broadcasts=None):
     nargs = len(rules)
     fn = primitive(impl, name=name, broadcasts=nargs > 1 if broadcasts is None else broadcasts)
     prim = fn.prim
+    if prim.broadcasts:
+        # only the traced path runs ``prim.impl``; plain arrays keep NumPy's own call and error
+        prim.impl = _naming_shapes(name, impl)
     for i, rule in enumerate(rules):
         if rule is not None:
             prim.vjps[i] = rule
             prim.jvps[i] = rule
     return fn
+
+
+def _naming_shapes(name, impl):
+    """``impl``, with a broadcasting failure reported as ``name: ... shapes (2,) and (3,)``."""
+    def checked(*args, **kw):
+        try:
+            return impl(*args, **kw)
+        except ValueError:
+            shapes = [np.shape(a) for a in args if a is not None]
+            try:
+                np.broadcast_shapes(*shapes)
+            except ValueError:
+                raise ValueError(f"{name}: operands could not be broadcast together with shapes "
+                                 + " and ".join(str(s) for s in shapes)) from None
+            raise
+    return checked
 
 
 def _const(x):
@@ -123,10 +147,11 @@ radians, degrees = deg2rad, rad2deg
 
 
 def _sinc_d(g, ans, x):
-    # sinc(x) = sin(πx)/(πx); sinc'(x) = (cos(πx) - sinc(x))/x, and 0 at x = 0
+    # sinc(x) = sin(πx)/(πx); sinc'(x) = (cos(πx) - sinc(x))/x.  Near 0, sinc'(x) ≈ -π²x/3:
+    # that branch is 0 at x = 0 and has the right derivative there (sinc''(0) = -π²/3)
     zero = _const(x) == 0
     safe = where(zero, 1, x)
-    return g * where(zero, 0, (cos(math.pi * safe) - ans) / safe)
+    return g * where(zero, (-math.pi ** 2 / 3) * x, (cos(math.pi * safe) - ans) / safe)
 
 
 sinc = elementwise("sinc", np.sinc, _sinc_d)
@@ -170,9 +195,9 @@ def _inside(x, a_min, a_max):
     x = _const(x)
     inside = np.ones(np.shape(x), bool)
     if a_min is not None:
-        inside &= x >= _const(a_min)
+        inside = inside & (x >= _const(a_min))     # not &=: the bounds may broadcast x
     if a_max is not None:
-        inside &= x <= _const(a_max)
+        inside = inside & (x <= _const(a_max))
     return inside
 
 

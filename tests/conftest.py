@@ -1,0 +1,26 @@
+"""Shared helpers: a finite-difference Jacobian that does not use the engine at all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def numerical_jacobian(f, x, eps=1e-6):
+    """Central differences of ``f`` at ``x`` (float64), shaped ``f(x).shape + x.shape``."""
+    x = np.array(x, dtype=np.float64)
+    out = np.asarray(f(x), dtype=np.float64)
+    jac = np.empty(out.shape + x.shape)
+    flat = x.reshape(-1)
+    for k in range(flat.size):
+        step = np.zeros_like(flat)
+        step[k] = eps
+        plus = np.asarray(f((flat + step).reshape(x.shape)), dtype=np.float64)
+        minus = np.asarray(f((flat - step).reshape(x.shape)), dtype=np.float64)
+        jac.reshape(out.shape + (-1,))[..., k] = (plus - minus) / (2 * eps)
+    return jac
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,255 @@
+"""The engine as a machine: deep and wide graphs, odd shapes and layouts, memory, determinism
+and its errors."""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+
+import numpy as np
+import pytest
+from conftest import numerical_jacobian
+
+import chainrule as cr
+import chainrule.numpy as cnp
+
+DEPTH = 100_000
+FACTOR = 1.0 + 1e-7
+
+
+def long_chain(x):
+    for _ in range(DEPTH):
+        x = x * FACTOR
+    return x
+
+
+@pytest.fixture
+def gc_disabled():
+    """Reference counting alone must free graphs: no cycle may need the collector."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+# ---------------------------------------------------------------------------- deep and wide
+
+def test_a_chain_of_100000_operations_differentiates_in_reverse_mode_without_recursion():
+    start = time.perf_counter()
+    g = cr.grad(lambda x: cnp.sum(long_chain(x)))(np.array([1.0, 2.0]))
+    assert time.perf_counter() - start < 10.0
+    np.testing.assert_allclose(g, [FACTOR ** DEPTH] * 2, rtol=1e-12)
+
+
+def test_a_chain_of_100000_operations_differentiates_in_forward_mode():
+    start = time.perf_counter()
+    _, tangent = cr.jvp(long_chain, (np.array(1.0),), (np.array(1.0),))
+    assert time.perf_counter() - start < 10.0
+    np.testing.assert_allclose(tangent, FACTOR ** DEPTH, rtol=1e-12)
+
+
+def test_a_chain_of_100000_operations_backpropagates_and_is_freed_in_the_object_api():
+    w = cr.tensor(np.array([1.0]), requires_grad=True)
+    start = time.perf_counter()
+    loss = long_chain(w).sum()
+    loss.backward()
+    del loss                                 # freeing the long graph must not recurse either
+    assert time.perf_counter() - start < 10.0
+    np.testing.assert_allclose(w.grad, [FACTOR ** DEPTH], rtol=1e-12)
+
+
+def test_one_value_used_by_1000_operations_receives_every_contribution():
+    x = np.array([0.5, -1.0])
+
+    def f(x):
+        total = 0.0
+        for k in range(1000):
+            total = total + x * float(k)
+        return cnp.sum(total * x)             # Σ_k k·x² = 499500·x²
+
+    np.testing.assert_allclose(cr.grad(f)(x), 2 * 499500 * x, rtol=1e-12)
+    _, tangent = cr.jvp(f, (x,), (np.array([1.0, 0.0]),))
+    np.testing.assert_allclose(tangent, 2 * 499500 * x[0], rtol=1e-12)
+
+
+def test_a_leaf_used_by_1000_operations_in_the_object_api():
+    w = cr.tensor(np.array([2.0]), requires_grad=True)
+    cnp.sum(sum(cnp.sin(w * float(k)) for k in range(1000))).backward()
+    k = np.arange(1000.0)
+    np.testing.assert_allclose(w.grad, [np.sum(k * np.cos(2.0 * k))], rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------- shapes and layouts
+
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0)])
+def test_zero_size_arrays_have_zero_size_derivatives_of_the_right_shape(shape):
+    x = np.ones(shape)
+    assert cr.grad(lambda x: cnp.sum(cnp.exp(x)))(x).shape == shape
+    for mode in ("rev", "fwd"):
+        assert cr.jacobian(cnp.tanh, mode=mode)(x).shape == shape + shape
+    assert cr.gradcheck(lambda x: cnp.tanh(x) * x, x, order=2)
+    t = cr.tensor(x, requires_grad=True)
+    (t * t).sum().backward()
+    assert t.grad.shape == shape
+
+
+@pytest.mark.parametrize("scalar", [2.0, np.float64(2.0), np.array(2.0)])
+def test_zero_dimensional_inputs_give_zero_dimensional_derivatives(scalar):
+    g = cr.grad(lambda x: x * cnp.exp(x))(scalar)
+    assert np.shape(g) == ()
+    np.testing.assert_allclose(g, 3.0 * np.exp(2.0), rtol=1e-15)
+    for mode in ("rev", "fwd"):
+        assert np.shape(cr.jacobian(cnp.sin, mode=mode)(scalar)) == ()
+        assert cr.jacobian(lambda x: x * np.arange(3.0), mode=mode)(scalar).shape == (3,)
+    assert cr.gradcheck(lambda x: x * cnp.exp(x), scalar, order=2)
+    t = cr.tensor(scalar, requires_grad=True)
+    (t * t).backward()
+    assert t.grad.shape == () and t.grad == 4.0
+
+
+def non_contiguous_inputs():
+    base = np.arange(1.0, 25.0).reshape(4, 6) / 10.0
+    return {"transposed": base.T, "strided": base[::2, 1::2], "reversed": base[:, ::-1],
+            "broadcast-view": np.broadcast_to(base[0], (3, 6))}
+
+
+@pytest.mark.parametrize("kind", list(non_contiguous_inputs()))
+def test_non_contiguous_inputs_give_the_same_derivatives_as_contiguous_copies(kind):
+    x = non_contiguous_inputs()[kind]
+    assert not x.flags.c_contiguous or x.strides[0] == 0
+    c = np.ascontiguousarray(x)
+    f = lambda x: cnp.sum(cnp.tanh(x @ x.T)) + cnp.sum(cnp.exp(x) * x)  # noqa: E731
+    np.testing.assert_array_equal(cr.grad(f)(x), cr.grad(f)(c))
+    for mode in ("rev", "fwd"):
+        np.testing.assert_array_equal(cr.jacobian(cnp.sin, mode=mode)(x), cr.jacobian(cnp.sin, mode=mode)(c))
+    np.testing.assert_allclose(cr.jacobian(cnp.sin)(x), numerical_jacobian(cnp.sin, c), rtol=1e-7,
+                               atol=1e-10)
+    _, tangent = cr.jvp(cnp.exp, (x,), (x,))
+    np.testing.assert_array_equal(tangent, np.exp(c) * c)
+    t = cr.tensor(x, requires_grad=True)
+    f(t).backward()
+    np.testing.assert_array_equal(t.grad, cr.grad(f)(c))
+
+
+# ---------------------------------------------------------------------------- memory
+
+def test_the_object_apis_graph_is_freed_by_reference_counting(gc_disabled):
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    h = cnp.exp(w)
+    out = h * h
+    refs = [weakref.ref(h), weakref.ref(h._value), weakref.ref(out), weakref.ref(out._value)]
+    del h
+    out.backward(grad=np.ones(3), retain_graph=True)
+    assert refs[0]() is not None           # retained: the graph still holds h's value
+    del out
+    assert [r() for r in refs] == [None] * 4
+    assert w.grad is not None
+
+
+def test_backward_without_retain_graph_frees_the_saved_arrays_at_once(gc_disabled):
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    h = cnp.exp(w)
+    loss = cnp.sum(h * h)                  # multiply saved h; exp saved its output h
+    value_ref = weakref.ref(h._value)
+    del h
+    assert value_ref() is not None         # the graph keeps it for the backward pass
+    loss.backward()
+    assert value_ref() is None             # ... and lets go of it there, while loss lives
+    np.testing.assert_allclose(w.grad, 2 * np.exp(2.0) * np.ones(3), rtol=1e-15)
+
+
+@pytest.mark.parametrize("transform", ["grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian"])
+def test_the_functional_transforms_leave_no_graph_behind(transform, gc_disabled):
+    refs = []
+
+    def f(x):
+        h = cnp.exp(x)
+        refs.extend([weakref.ref(h), weakref.ref(h._value)])
+        out = h * cnp.sin(h)
+        refs.append(weakref.ref(out))
+        return out
+
+    x = np.array([0.1, 0.2])
+    loss = lambda x: cnp.sum(f(x))  # noqa: E731
+    if transform == "grad":
+        result = cr.grad(loss)(x)
+    elif transform == "vjp":
+        value, pullback = cr.vjp(f, x)
+        result = pullback(np.ones(2))
+        del pullback
+    elif transform == "jvp":
+        result = cr.jvp(f, (x,), (np.ones(2),))
+    elif transform == "jacrev":
+        result = cr.jacobian(f, mode="rev")(x)
+    elif transform == "jacfwd":
+        result = cr.jacobian(f, mode="fwd")(x)
+    else:
+        result = cr.hessian(loss)(x)
+    assert result is not None and refs
+    assert [r() for r in refs] == [None] * len(refs)
+    assert gc.collect() == 0
+
+
+# ---------------------------------------------------------------------------- determinism
+
+def mlp_loss(w1, w2, x, y):
+    h = cnp.tanh(x @ w1)
+    return cnp.mean((h @ w2 - y) ** 2) + 1e-3 * cnp.sum(w1 * w1)
+
+
+def test_the_same_inputs_give_bit_identical_derivatives_run_after_run():
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.standard_normal((4, 8)), rng.standard_normal((8, 2))
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 2))
+
+    def derivatives():
+        g = cr.grad(mlp_loss, argnums=(0, 1))(w1, w2, x, y)
+        h = cr.hessian(mlp_loss, argnums=1)(w1, w2, x, y)
+        jr = cr.jacobian(lambda w: cnp.tanh(x @ w), mode="rev")(w1)
+        jf = cr.jacobian(lambda w: cnp.tanh(x @ w), mode="fwd")(w1)
+        t1, t2 = cr.tensor(w1, requires_grad=True), cr.tensor(w2, requires_grad=True)
+        mlp_loss(t1, t2, x, y).backward()
+        return [*g, h, jr, jf, t1.grad, t2.grad]
+
+    first = derivatives()
+    for _ in range(3):
+        for a, b in zip(first, derivatives(), strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("op,name", [(cnp.add, "add"), (cnp.multiply, "multiply"),
+                                     (cnp.arctan2, "arctan2"), (cnp.maximum, "maximum")])
+def test_a_broadcasting_error_names_the_operation_and_both_shapes(op, name):
+    message = rf"{name}: .*broadcast.* \(2, 3\) and \(4,\)"
+    a, b = np.ones((2, 3)), np.ones(4)
+    with pytest.raises(ValueError, match=message):
+        cr.grad(lambda a: cnp.sum(op(a, b)))(a)
+    with pytest.raises(ValueError, match=message):
+        cr.jvp(lambda a: op(a, b), (a,), (a,))
+    with pytest.raises(ValueError, match=message):
+        op(cr.tensor(a, requires_grad=True), b)
+    with pytest.raises(ValueError):
+        op(a, b)                             # plain arrays: NumPy's own error
+
+
+def test_a_broadcasting_error_from_an_operator_names_the_operation():
+    t = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"subtract: .*\(2, 3\) and \(2,\)"):
+        t - np.ones(2)
+    with pytest.raises(ValueError, match=r"where: .*\(2,\) and \(2, 3\)"):
+        cnp.where(np.array([True, False]), t, 0.0)
+
+
+def test_plain_arrays_go_straight_to_numpy():
+    x = np.array([0.5, 1.0])
+    for fn, ref in [(cnp.exp, np.exp), (cnp.tanh, np.tanh)]:
+        out = fn(x)
+        assert type(out) is np.ndarray
+        np.testing.assert_array_equal(out, ref(x))
+    assert type(cnp.add(x, 1.0)) is np.ndarray

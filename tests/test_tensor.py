@@ -1,0 +1,384 @@
+"""The object API: ``chainrule.tensor``, operators and methods of ``Tensor``, ``backward()``
+and its rules about graphs, ``no_grad`` and in-place updates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+
+
+def leaf(values, dtype=np.float64):
+    return cr.tensor(np.asarray(values, dtype=dtype), requires_grad=True)
+
+
+def grads_of(loss_fn, *arrays):
+    """Gradients through ``backward()``, for comparing with ``cr.grad``."""
+    leaves = [leaf(a) for a in arrays]
+    loss_fn(*leaves).backward()
+    return [t.grad for t in leaves]
+
+
+# ---------------------------------------------------------------------------- construction
+
+def test_tensor_copies_its_data_and_is_a_leaf():
+    data = np.array([1.0, 2.0])
+    t = cr.tensor(data, requires_grad=True)
+    data[0] = 99.0
+    np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
+    assert t.is_leaf and t.requires_grad and t.grad is None
+    assert not cr.tensor(data).requires_grad
+
+
+def test_tensor_keeps_the_dtype_it_is_given():
+    assert cr.tensor([1.0, 2.0], dtype=np.float32).dtype == np.float32
+    assert cr.tensor(np.ones(2, np.float32)).dtype == np.float32
+
+
+def test_requires_grad_on_an_integer_tensor_raises_a_type_error():
+    with pytest.raises(TypeError, match="floating-point.*int64"):
+        cr.tensor([1, 2], requires_grad=True)
+    t = cr.tensor([1, 2])
+    with pytest.raises(TypeError, match="floating-point"):
+        t.requires_grad = True
+
+
+# ---------------------------------------------------------------------------- operators
+
+OPERATORS = {
+    "add": (lambda a, b: a + b, np.add),
+    "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply),
+    "truediv": (lambda a, b: a / b, np.divide),
+    "pow": (lambda a, b: a ** b, np.power),
+}
+
+
+@pytest.mark.parametrize("name", list(OPERATORS))
+@pytest.mark.parametrize("left", ["tensor", "ndarray", "float"])
+def test_binary_operators_and_their_reflections_record_the_operation(name, left):
+    op, ref = OPERATORS[name]
+    x = np.array([0.5, 1.5, 2.0])
+    other = {"tensor": np.array([1.5, 0.5, 1.0]), "ndarray": np.array([1.5, 0.5, 1.0]), "float": 1.5}[left]
+    t = leaf(x)
+    out = op(cr.tensor(other) if left == "tensor" else other, t)
+    assert isinstance(out, cr.Tensor) and out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), ref(other, x))
+    cnp.sum(out).backward()
+    expected = cr.grad(lambda x: cnp.sum(op(other, x)))(x)
+    np.testing.assert_allclose(t.grad, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_binary_operators_with_the_tensor_on_the_left(name):
+    op, ref = OPERATORS[name]
+    x, y = np.array([0.5, 1.5, 2.0]), np.array([1.5, 0.5, 1.0])
+    tx, ty = leaf(x), leaf(y)
+    out = op(tx, ty)
+    np.testing.assert_array_equal(out.numpy(), ref(x, y))
+    cnp.sum(out).backward()
+    gx, gy = cr.grad(lambda x, y: cnp.sum(op(x, y)), argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(tx.grad, gx, rtol=1e-15)
+    np.testing.assert_allclose(ty.grad, gy, rtol=1e-15)
+
+
+def test_matmul_operator_with_an_ndarray_on_either_side():
+    a = np.arange(6.0).reshape(2, 3)
+    w = leaf(np.ones((3, 4)))
+    (a @ w).sum().backward()
+    np.testing.assert_array_equal(w.grad, np.tile(a.sum(axis=0)[:, None], (1, 4)))
+    v = leaf(np.ones(2))
+    out = v @ a
+    assert isinstance(out, cr.Tensor)
+    out.sum().backward()
+    np.testing.assert_array_equal(v.grad, a.sum(axis=1))
+
+
+def test_unary_operators():
+    t = leaf([-1.0, 2.0])
+    (-t + abs(t) + (+t)).sum().backward()
+    np.testing.assert_array_equal(t.grad, [-1.0 - 1.0 + 1.0, -1.0 + 1.0 + 1.0])
+
+
+def test_comparisons_give_plain_boolean_arrays():
+    t = leaf([1.0, 2.0, 3.0])
+    mask = t > 1.5
+    assert type(mask) is np.ndarray and mask.dtype == bool
+    np.testing.assert_array_equal(mask, [False, True, True])
+    np.testing.assert_array_equal(t == np.array([1.0, 0.0, 3.0]), [True, False, True])
+
+
+def test_numpy_ufuncs_on_tensors_dispatch_to_chainrule():
+    t = leaf([0.5, 1.0])
+    out = np.exp(t) + np.sin(t) * np.maximum(t, 0.7)
+    assert isinstance(out, cr.Tensor) and out.requires_grad
+    out.sum().backward()
+    x = np.array([0.5, 1.0])
+    expected = cr.grad(lambda x: cnp.sum(cnp.exp(x) + cnp.sin(x) * cnp.maximum(x, 0.7)))(x)
+    np.testing.assert_allclose(t.grad, expected, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------- methods
+
+def test_array_like_properties():
+    t = leaf(np.ones((2, 3)))
+    assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and len(t) == 2
+    assert t.dtype == np.float64
+    assert t.T.shape == (3, 2)
+
+
+def test_shape_methods_are_differentiable():
+    x = np.arange(6.0).reshape(2, 3)
+    weights = np.arange(6.0).reshape(3, 2) + 1.0
+    t = leaf(x)
+    (t.T * weights).sum().backward()
+    np.testing.assert_array_equal(t.grad, weights.T)
+    t = leaf(x)
+    (t.reshape(3, 2) * weights).sum().backward()
+    np.testing.assert_array_equal(t.grad, weights.reshape(2, 3))
+    t = leaf(x)
+    (t.reshape((6,)) * weights.ravel()).sum().backward()
+    np.testing.assert_array_equal(t.grad, weights.reshape(2, 3))
+
+
+def test_reductions_as_methods():
+    t = leaf(np.arange(6.0).reshape(2, 3))
+    s = t.sum(axis=0)
+    np.testing.assert_array_equal(s.numpy(), [3.0, 5.0, 7.0])
+    (t.sum(axis=1, keepdims=True) * np.array([[1.0], [2.0]])).sum().backward()
+    np.testing.assert_array_equal(t.grad, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    t = leaf(np.arange(6.0).reshape(2, 3))
+    m = t.mean()
+    assert m.item() == 2.5
+    m.backward()
+    np.testing.assert_array_equal(t.grad, np.full((2, 3), 1 / 6))
+
+
+def test_astype_keeps_the_gradient_in_the_leafs_dtype():
+    t = leaf([1.0, 2.0])
+    y = t.astype(np.float32)
+    assert y.dtype == np.float32
+    (y * 3.0).sum().backward()
+    assert t.grad.dtype == np.float64
+    np.testing.assert_array_equal(t.grad, [3.0, 3.0])
+
+
+def test_astype_to_integers_gives_a_constant():
+    t = leaf([1.5, 2.5])
+    rounded = t.astype(np.int64)
+    assert type(rounded) is np.ndarray and rounded.dtype == np.int64
+    np.testing.assert_array_equal(rounded, [1, 2])
+
+
+def test_elementwise_methods():
+    x = np.array([0.5, 2.0])
+    for method, fn in [("exp", cnp.exp), ("log", cnp.log), ("tanh", cnp.tanh), ("sqrt", cnp.sqrt)]:
+        t = leaf(x)
+        getattr(t, method)().sum().backward()
+        np.testing.assert_allclose(t.grad, cr.grad(lambda x: cnp.sum(fn(x)))(x), rtol=1e-15)
+    t = leaf([-2.0, 0.5, 2.0])
+    t.clip(-1.0, 1.0).sum().backward()
+    np.testing.assert_array_equal(t.grad, [0.0, 1.0, 0.0])
+
+
+def test_float32_tensors_get_float32_gradients():
+    t = leaf([0.5, 1.0], dtype=np.float32)
+    loss = (cnp.tanh(t) * 2.0 + t ** 2 / 3.0).sum()
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert t.grad.dtype == np.float32
+
+
+# ---------------------------------------------------------------------------- backward
+
+def test_backward_gives_the_same_gradient_as_grad():
+    x, y = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -0.5])
+    loss = lambda x, y: cnp.sum(cnp.tanh(x * y) ** 2) + cnp.sum(x / (1.0 + y * y))  # noqa: E731
+    gx, gy = grads_of(loss, x, y)
+    ex, ey = cr.grad(loss, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, ex, rtol=1e-15)
+    np.testing.assert_allclose(gy, ey, rtol=1e-15)
+
+
+def test_backward_accumulates_into_grad_across_calls():
+    t = leaf([1.0, 2.0])
+    (t * t).sum().backward()
+    (t * 3.0).sum().backward()
+    np.testing.assert_array_equal(t.grad, [2.0 + 3.0, 4.0 + 3.0])
+    t.zero_grad()
+    assert t.grad is None
+
+
+def test_backward_with_an_explicit_gradient_for_a_non_scalar_output():
+    t = leaf([1.0, 2.0, 3.0])
+    y = t * t
+    y.backward(grad=np.array([1.0, 0.5, -1.0]))
+    np.testing.assert_array_equal(t.grad, [2.0, 2.0, -6.0])
+
+
+def test_backward_on_a_non_scalar_without_a_gradient_raises_a_clear_error():
+    t = leaf([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match=r"scalar output, got shape \(3,\); pass grad="):
+        (t * 2.0).backward()
+
+
+def test_backward_rejects_a_gradient_of_the_wrong_shape():
+    t = leaf([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
+        (t * 2.0).backward(grad=np.ones(2))
+
+
+def test_backward_on_a_tensor_that_does_not_require_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (cr.tensor([1.0]) * 2.0).sum().backward()
+
+
+def test_a_second_backward_through_a_freed_graph_raises():
+    t = leaf([1.0, 2.0])
+    loss = (cnp.exp(t) * t).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        loss.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    t = leaf([1.0, 2.0])
+    loss = (cnp.exp(t) * t).sum()
+    loss.backward(retain_graph=True)
+    first = t.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(t.grad, 2 * first, rtol=1e-15)
+
+
+def test_backward_through_a_value_used_twice_adds_both_paths():
+    t = leaf([2.0])
+    h = t * 3.0
+    (h * h + h).sum().backward()          # d/dt (9t² + 3t) = 18t + 3
+    np.testing.assert_array_equal(t.grad, [39.0])
+
+
+def test_grad_is_only_given_to_leaves():
+    t = leaf([2.0])
+    h = t * 3.0
+    (h * h).sum().backward()
+    assert h.grad is None and not h.is_leaf
+    assert t.grad is not None
+
+
+# ---------------------------------------------------------------------------- detaching
+
+def test_detach_cuts_the_graph():
+    t = leaf([2.0, 3.0])
+    d = t.detach()
+    assert not d.requires_grad
+    np.testing.assert_array_equal(d.numpy(), [2.0, 3.0])
+    (t * d).sum().backward()               # d is a constant: gradient d, not 2t
+    np.testing.assert_array_equal(t.grad, [2.0, 3.0])
+
+
+def test_numpy_and_asarray_give_plain_arrays_with_the_values():
+    t = leaf([2.0, 3.0])
+    y = t * 2.0
+    for arr in (y.numpy(), np.asarray(y), np.array(y)):
+        assert type(arr) is np.ndarray
+        np.testing.assert_array_equal(arr, [4.0, 6.0])
+    assert np.asarray(y, dtype=np.float32).dtype == np.float32
+
+
+def test_no_grad_as_a_context_manager_stops_recording_and_restores_the_mode():
+    t = leaf([2.0])
+    with cr.no_grad():
+        assert not cr.is_grad_enabled()
+        y = t * 3.0
+        with cr.enable_grad():
+            z = t * 3.0
+    assert cr.is_grad_enabled()
+    assert not y.requires_grad
+    assert z.requires_grad
+    np.testing.assert_array_equal(y.numpy(), [6.0])
+
+
+def test_no_grad_as_a_decorator():
+    @cr.no_grad()
+    def step(p):
+        """Doc."""
+        return p * 2.0
+
+    t = leaf([2.0])
+    assert not step(t).requires_grad
+    assert cr.is_grad_enabled()
+    assert step.__name__ == "step" and step.__doc__ == "Doc."
+
+
+def test_no_grad_restores_the_mode_after_an_exception():
+    with pytest.raises(KeyError):
+        with cr.no_grad():
+            raise KeyError
+    assert cr.is_grad_enabled()
+
+
+# ---------------------------------------------------------------------------- in-place updates
+
+@pytest.mark.parametrize("update", ["add_", "sub_", "mul_"])
+def test_an_in_place_update_of_a_saved_tensor_makes_backward_raise_naming_the_op(update):
+    t = leaf([1.0, 2.0])
+    h = t * 2.0
+    loss = (h * h).sum()                   # multiply saved h
+    with cr.no_grad():
+        getattr(h, update)(1.0)
+    with pytest.raises(RuntimeError, match=r"multiply saved .* modified in place"):
+        loss.backward()
+
+
+def test_an_in_place_update_of_a_leaf_under_no_grad_invalidates_recorded_uses():
+    w = leaf([1.0, 2.0])
+    loss = cnp.sum(cnp.exp(w))             # exp saved w
+    with cr.no_grad():
+        w.sub_(np.array([0.1, 0.1]))
+    with pytest.raises(RuntimeError, match="exp saved"):
+        loss.backward()
+
+
+def test_an_in_place_update_under_no_grad_after_backward_is_the_optimiser_step():
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward()
+    with cr.no_grad():
+        w.sub_(0.1 * w.grad)
+    np.testing.assert_allclose(w.numpy(), [0.8, 1.6], rtol=1e-15)
+    assert w.requires_grad and w.is_leaf
+    w.zero_grad()
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad, [1.6, 3.2], rtol=1e-15)
+
+
+def test_an_in_place_update_while_recording_raises():
+    w = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="add_: in-place update"):
+        w.add_(1.0)
+
+
+def test_assignment_into_a_leaf_that_requires_grad_raises():
+    w = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        w[0] = 5.0
+    with cr.no_grad():
+        w[0] = 5.0
+    np.testing.assert_array_equal(w.numpy(), [5.0, 2.0])
+
+
+def test_assignment_into_a_recorded_value_is_differentiable():
+    w = leaf([1.0, 2.0, 3.0])
+    h = w * 2.0
+    h[1] = 0.0
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 0.0, 2.0])
+
+
+def test_indexing_and_iteration():
+    w = leaf([1.0, 2.0, 3.0])
+    parts = list(w)
+    assert len(parts) == 3
+    (parts[0] * parts[2] + w[1:].sum()).backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 1.0, 2.0])
