@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import numpy  # noqa: F401  (installs the rules the engine needs)
 from . import _tensor_methods  # noqa: F401  (operators and methods of Tensor)
-from . import special  # noqa: F401
+from . import extend, special  # noqa: F401
 from ._core import Tensor, enable_grad, is_grad_enabled, no_grad
 from ._tensor_methods import tensor
 from .gradcheck import GradcheckError, gradcheck

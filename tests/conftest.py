@@ -10,7 +10,9 @@ def numerical_jacobian(f, x, eps=1e-6):
     """Central differences of ``f`` at ``x`` (float64), shaped ``f(x).shape + x.shape``."""
     x = np.array(x, dtype=np.float64)
     out = np.asarray(f(x), dtype=np.float64)
-    jac = np.empty(out.shape + x.shape)
+    jac = np.zeros(out.shape + x.shape)
+    if jac.size == 0:
+        return jac
     flat = x.reshape(-1)
     for k in range(flat.size):
         step = np.zeros_like(flat)
