@@ -7,7 +7,6 @@ import numpy as np
 
 from . import numpy as cnp
 from ._core import _GLOBAL, Tensor, _grad_enabled, _primal
-from .numpy._indexing import normalize_index
 
 __all__ = ["tensor"]
 
@@ -123,8 +122,10 @@ _method("view", lambda self, *shape: cnp.reshape(self, _shape_args(shape)))
 _method("transpose", lambda self, *axes: cnp.transpose(self, _shape_args(axes) or None))
 _method("ravel", lambda self, order="C": cnp.ravel(self, order))
 _method("flatten", lambda self, order="C": cnp.ravel(self, order))
-_method("sum", lambda self, axis=None, dtype=None, keepdims=False: cnp.sum(self, axis, dtype, keepdims=keepdims))
-_method("mean", lambda self, axis=None, dtype=None, keepdims=False: cnp.mean(self, axis, dtype, keepdims=keepdims))
+_method("sum", lambda self, axis=None, dtype=None, keepdims=False:
+        cnp.sum(self, axis, dtype, keepdims=keepdims))
+_method("mean", lambda self, axis=None, dtype=None, keepdims=False:
+        cnp.mean(self, axis, dtype, keepdims=keepdims))
 _method("dot", lambda self, other: cnp.dot(self, other))
 _method("astype", lambda self, dtype, copy=True: cnp.astype(self, dtype))
 _method("copy", lambda self: cnp.positive(self))

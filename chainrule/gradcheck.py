@@ -122,9 +122,10 @@ def _compare(got, expected, rtol, atol, name, mode, level):
     tol = atol + rtol * np.abs(expected)
     if not np.all(err <= tol) or not np.array_equal(np.isfinite(got), np.isfinite(expected)):
         worst = float(np.nanmax(err)) if err.size else 0.0
+        limit = float(np.max(tol)) if tol.size else atol
         raise GradcheckError(
             f"gradcheck of {name}: {mode}-mode derivative of order {level} differs from central "
-            f"finite differences by up to {worst:.3g} (tolerance {float(np.max(tol)) if tol.size else atol:.3g});"
+            f"finite differences by up to {worst:.3g} (tolerance {limit:.3g});"
             f"\n engine: {np.array2string(got.ravel()[:6], precision=6)}"
             f"\n finite differences: {np.array2string(expected.ravel()[:6], precision=6)}")
 

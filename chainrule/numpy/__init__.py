@@ -19,12 +19,11 @@ from ._indexing_fns import *  # noqa: F401,F403
 from ._nondiff import *  # noqa: F401,F403
 from ._products import *  # noqa: F401,F403
 from ._reductions import *  # noqa: F401,F403
+from ._reductions import sum  # noqa: F401  (named for _core._install below)
 from ._shape import *  # noqa: F401,F403
+from ._shape import _broadcast_p, _reshape_p
 from ._sorting import *  # noqa: F401,F403
 from ._ufuncs import *  # noqa: F401,F403
-from ._ufuncs import abs  # noqa: F401  (the star import skips names that shadow builtins)
-from ._reductions import sum  # noqa: F401
-from ._shape import _broadcast_p, _reshape_p
 
 # constants and dtypes, as NumPy spells them
 pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.newaxis
