@@ -1,0 +1,28 @@
+"""Neural networks: the lecture's neurons, layers, activations, initialisers and losses.
+
+``Module`` and ``Parameter`` hold the learnable arrays; layers (``Linear``, ``Neuron``,
+``Maxout``, ``MLP``, ``Dropout``, ...) are Modules; ``chainrule.nn.activations``,
+``chainrule.nn.init`` and ``chainrule.nn.losses`` hold the functions.
+"""
+
+from __future__ import annotations
+
+from . import activations, init, losses
+from .activations import Identity, LeakyReLU, Logistic, ReLU, Sigmoid, Softplus, Tanh, get_activation
+from .layers import MLP, Dropout, Linear, Maxout, Neuron
+from .losses import (
+    CrossEntropyLoss,
+    HingeLoss,
+    KLDivLoss,
+    LogLoss,
+    MSELoss,
+    MultiClassHingeLoss,
+    NLLLoss,
+    SquaredHingeLoss,
+)
+from .module import Module, Parameter, Sequential, functional_call
+
+__all__ = ["Module", "Parameter", "Sequential", "functional_call", "Linear", "Neuron", "Maxout", "MLP",
+           "Dropout", "Identity", "Sigmoid", "Logistic", "Tanh", "ReLU", "LeakyReLU", "Softplus",
+           "get_activation", "MSELoss", "LogLoss", "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "HingeLoss",
+           "SquaredHingeLoss", "MultiClassHingeLoss", "activations", "init", "losses"]

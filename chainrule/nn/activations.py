@@ -1,0 +1,156 @@
+"""Activation functions ``f(a)`` of the lecture's neuron ``ŷ = f(wᵀx)``, as functions and as modules.
+
+All are built from differentiable primitives, so derivatives of every order come for free:
+
+* identity (linear regression), logistic σ (logistic regression), tanh;
+* ReLU ``max{0, a}`` with ``relu'(0) = 0``; leaky ReLU; softplus ``log(1 + eᵃ)``, a smooth ReLU;
+* maxout ``max{a₁, ..., a_k}`` over groups of ``pieces`` consecutive entries of the last axis.
+  ReLU is maxout with one piece fixed at 0: ``relu(a) = max{0, a}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import numpy as cnp
+from .. import special
+from .._core import _primal, _shape
+from .module import Module
+
+__all__ = ["identity", "linear", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
+           "maxout", "get_activation", "activation_module", "Identity", "Sigmoid", "Logistic", "Tanh",
+           "ReLU", "LeakyReLU", "Softplus"]
+
+
+def identity(x):
+    """``f(a) = a``: a neuron with it is linear regression."""
+    return x
+
+
+linear = identity
+
+
+def logistic(x):
+    """``σ(a) = 1 / (1 + e⁻ᵃ)``, exact for any ``a``: a neuron with it is logistic regression."""
+    return special.sigmoid(x)
+
+
+sigmoid = logistic
+
+
+def tanh(x):
+    """``tanh(a) = (eᵃ - e⁻ᵃ) / (eᵃ + e⁻ᵃ)``: zero-centred, so preferred over σ for hidden units."""
+    return cnp.tanh(x)
+
+
+def relu(x):
+    """``max{0, a}``; its derivative at 0 is taken to be 0."""
+    # the mask is a constant of the current values: relu' = [a > 0], relu'' = 0
+    return cnp.where(_primal(x) > 0, x, 0)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """``a`` for ``a > 0``, ``negative_slope · a`` otherwise."""
+    return cnp.where(_primal(x) > 0, x, x * negative_slope)
+
+
+def softplus(x):
+    """``log(1 + eᵃ)``, exact for any ``a``; its derivative is ``σ(a)``."""
+    return special.softplus(x)
+
+
+def maxout(x, pieces):
+    """The maximum over groups of ``pieces`` consecutive entries of the last axis.
+
+    ``x`` of shape ``(..., k·pieces)`` gives ``(..., k)``.  The derivative flows to the first
+    maximal piece of each group (one gather, no per-element Python).
+    """
+    pieces = int(pieces)
+    shape = _shape(x)
+    if pieces < 1:
+        raise ValueError(f"maxout: pieces must be at least 1, got {pieces}")
+    if not shape or shape[-1] % pieces:
+        raise ValueError(f"maxout: the last axis of an input of shape {shape} is not a multiple of "
+                         f"pieces={pieces}")
+    groups = cnp.reshape(x, (-1, pieces))
+    winner = np.argmax(np.asarray(_primal(groups)), axis=1)
+    picked = groups[np.arange(winner.shape[0]), winner]
+    return cnp.reshape(picked, shape[:-1] + (shape[-1] // pieces,))
+
+
+_FUNCTIONS = {
+    "identity": identity, "linear": identity, "logistic": logistic, "sigmoid": logistic,
+    "tanh": tanh, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus,
+}
+
+
+def get_activation(name):
+    """The activation function called ``name`` (``"relu"``, ``"tanh"``, ``"logistic"``, ...)."""
+    if callable(name):
+        return name
+    try:
+        return _FUNCTIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {name!r}; valid names are {sorted(_FUNCTIONS)}") from None
+
+
+# --------------------------------------------------------------------------- modules
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x):
+        return x
+
+
+class Sigmoid(Module):
+    """The logistic function σ as a module."""
+
+    def forward(self, x):
+        return logistic(x)
+
+
+Logistic = Sigmoid
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return tanh(x)
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return relu(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softplus(Module):
+    def forward(self, x):
+        return softplus(x)
+
+
+_MODULES = {
+    "identity": Identity, "linear": Identity, "logistic": Sigmoid, "sigmoid": Sigmoid,
+    "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "softplus": Softplus,
+}
+
+
+def activation_module(name):
+    """A new module for the activation called ``name`` (a Module instance is returned as is)."""
+    if isinstance(name, Module):
+        return name
+    try:
+        return _MODULES[name]()
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {name!r}; valid names are {sorted(_MODULES)}") from None

@@ -1,0 +1,224 @@
+"""Layers: the lecture's neuron ``ŷ = f(wᵀx + b)`` and the layers networks are built from.
+
+Inputs have their features on the last axis: a batch is ``(N, in_features)``.  Every layer
+checks that count and names itself, the expected and the actual number in its error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import numpy as cnp
+from .._core import _dtype, _shape
+from .activations import Identity, activation_module, get_activation, maxout
+from .init import as_generator, by_name
+from .module import Module, Parameter, Sequential
+
+__all__ = ["Linear", "Neuron", "Maxout", "MLP", "Dropout", "Identity"]
+
+# He initialisation for the rectifiers, Glorot for the saturating and linear activations
+_DEFAULT_INIT = {"relu": "he_uniform", "leaky_relu": "he_uniform", "softplus": "he_uniform"}
+
+
+def _default_init(activation):
+    if not isinstance(activation, str):
+        return "xavier_uniform"
+    return _DEFAULT_INIT.get(activation, "xavier_uniform")
+
+
+def _count(value, layer, what, minimum=1):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{layer}: {what} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_features(layer, x, expected):
+    shape = _shape(x)
+    got = shape[-1] if shape else None
+    if got != expected:
+        raise ValueError(f"{type(layer).__name__}({layer.extra_repr()}): expected {expected} input features "
+                         f"(the last axis), got {got} in an input of shape {shape}")
+
+
+def _float_dtype(dtype, layer):
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{layer}: dtype must be a floating-point dtype, got {dtype}")
+    return dtype
+
+
+class Linear(Module):
+    """``y = x Wᵀ + b`` with ``W`` of shape ``(out_features, in_features)``.
+
+    ``init`` (a name such as ``"he_uniform"`` or a callable ``fn(weight, rng)``) defaults to
+    Glorot uniform, right for tanh, logistic and identity outputs; ``MLP`` passes He uniform
+    for layers followed by a ReLU.  The bias starts at zero.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, init=None, rng=None, dtype=np.float64):
+        super().__init__()
+        self.in_features = _count(in_features, "Linear", "in_features")
+        self.out_features = _count(out_features, "Linear", "out_features")
+        dtype = _float_dtype(dtype, "Linear")
+        rng = as_generator(rng)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
+        by_name(init or "xavier_uniform", "Linear")(self.weight, rng)
+        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+
+    def forward(self, x):
+        _check_features(self, x, self.in_features)
+        y = cnp.matmul(x, self.weight.T)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Neuron(Module):
+    """One unit of the lecture: ``ŷ = f(wᵀx + b)``, for ``x`` of shape ``(..., in_features)``.
+
+    ``activation`` names ``f``: ``"identity"``/``"linear"`` gives linear regression,
+    ``"logistic"`` logistic regression (``ŷ = P(Y=1 | x, w)``), or ``"tanh"``, ``"relu"``, ...
+
+    With ``bias_feature=True`` there is no separate ``b``: the constant feature 1 is appended
+    to ``x`` and the bias is the last entry of ``w`` (shape ``(in_features + 1,)``), exactly as
+    in the lecture; the two forms compute the same function.
+
+    ``w`` is initialised with He uniform for rectifiers, Glorot uniform otherwise (fan-out 1);
+    the bias (or the bias entry of ``w``) starts at zero, so both forms start from the same
+    numbers for the same ``rng``.
+    """
+
+    def __init__(self, in_features, activation="logistic", bias_feature=False, rng=None, *, init=None,
+                 dtype=np.float64):
+        super().__init__()
+        self.in_features = _count(in_features, "Neuron", "in_features")
+        self.activation = activation
+        self._f = get_activation(activation)
+        self.bias_feature = bool(bias_feature)
+        dtype = _float_dtype(dtype, "Neuron")
+        rng = as_generator(rng)
+        self.weight = Parameter(np.zeros(self.in_features + self.bias_feature, dtype))
+        # the input weights only: the bias entry of a bias-feature neuron stays 0
+        by_name(init or _default_init(activation), "Neuron")(self.weight.data[:self.in_features], rng)
+        self.bias = None if self.bias_feature else Parameter(np.zeros((), dtype))
+
+    def forward(self, x):
+        _check_features(self, x, self.in_features)
+        if self.bias_feature:
+            shape = _shape(x)
+            dtype = _dtype(x) if np.issubdtype(_dtype(x), np.floating) else np.float64
+            ones = np.ones(shape[:-1] + (1,), dtype)
+            a = cnp.matmul(cnp.concatenate([x, ones], axis=-1), self.weight)      # [x, 1]ᵀ [w, b]
+        else:
+            a = cnp.matmul(x, self.weight) + self.bias
+        return self._f(a)
+
+    def extra_repr(self):
+        name = self.activation
+        if not isinstance(name, str):
+            name = getattr(name, "__name__", "f")
+        return f"in_features={self.in_features}, activation={name!r}, bias_feature={self.bias_feature}"
+
+
+class Maxout(Module):
+    """``out_features`` maxout units, each ``max{w₁ᵀx + b₁, ..., w_kᵀx + b_k}`` over ``pieces`` = k.
+
+    The weight has shape ``(out_features · pieces, in_features)``; rows ``j·k ... j·k + k - 1``
+    are the pieces of unit ``j``.  Initialised Glorot uniform; biases start at zero.
+    """
+
+    def __init__(self, in_features, out_features, pieces=2, bias=True, *, init=None, rng=None,
+                 dtype=np.float64):
+        super().__init__()
+        self.in_features = _count(in_features, "Maxout", "in_features")
+        self.out_features = _count(out_features, "Maxout", "out_features")
+        self.pieces = _count(pieces, "Maxout", "pieces")
+        dtype = _float_dtype(dtype, "Maxout")
+        rng = as_generator(rng)
+        rows = self.out_features * self.pieces
+        self.weight = Parameter(np.empty((rows, self.in_features), dtype))
+        by_name(init or "xavier_uniform", "Maxout")(self.weight, rng)
+        self.bias = Parameter(np.zeros(rows, dtype)) if bias else None
+
+    def forward(self, x):
+        _check_features(self, x, self.in_features)
+        a = cnp.matmul(x, self.weight.T)
+        if self.bias is not None:
+            a = a + self.bias
+        return maxout(a, self.pieces)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}, "
+                f"bias={self.bias is not None}")
+
+
+class Dropout(Module):
+    """Inverted dropout: in training mode each entry is zeroed with probability ``p`` and the
+    survivors are scaled by ``1/(1 - p)``, so evaluation mode is the identity.  The masks come
+    from ``rng`` (a seed or Generator; kept as the attribute ``rng``)."""
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = as_generator(rng)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        dtype = _dtype(x) if np.issubdtype(_dtype(x), np.floating) else np.float64
+        if self.p == 1.0:
+            return cnp.multiply(x, np.zeros((), dtype))
+        keep = self.rng.random(_shape(x)) >= self.p
+        return cnp.multiply(x, keep.astype(dtype) * (1.0 / (1.0 - self.p)))
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class MLP(Module):
+    """A multilayer perceptron: ``sizes = [784, 256, 128, 10]`` gives Linear 784→256, activation,
+    Linear 256→128, activation, Linear 128→10, then ``output_activation`` if given.
+
+    ``activation`` is a name (``"relu"``, ``"tanh"``, ``"logistic"``, ``"leaky_relu"``,
+    ``"softplus"``, ``"identity"``) or ``"maxout"``, which makes each hidden layer a
+    ``Maxout(..., pieces=pieces)``.  Hidden weights start He uniform under rectifiers and Glorot
+    uniform otherwise; the output layer starts Glorot uniform.  ``dropout > 0`` adds a
+    ``Dropout`` after each hidden activation.  The layers are ``self.layers`` (a ``Sequential``),
+    so parameters are named ``"layers.0.weight"``, ...
+    """
+
+    def __init__(self, sizes, activation="relu", output_activation=None, rng=None, *, pieces=2,
+                 dropout=0.0, dtype=np.float64):
+        super().__init__()
+        sizes = [_count(s, "MLP", "every size") for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
+        if activation != "maxout":
+            activation_module(activation)          # fail early on an unknown name
+        self.sizes = sizes
+        rng = as_generator(rng)
+        layers = []
+        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1], strict=True):
+            if activation == "maxout":
+                layers.append(Maxout(fan_in, fan_out, pieces, rng=rng, dtype=dtype))
+            else:
+                layers.append(Linear(fan_in, fan_out, init=_default_init(activation), rng=rng, dtype=dtype))
+                layers.append(activation_module(activation))
+            if dropout:
+                layers.append(Dropout(dropout, rng=rng))
+        layers.append(Linear(sizes[-2], sizes[-1], init=_default_init(output_activation), rng=rng,
+                             dtype=dtype))
+        if output_activation is not None:
+            layers.append(activation_module(output_activation))
+        self.layers = Sequential(*layers)
+
+    def forward(self, x):
+        _check_features(self, x, self.sizes[0])
+        return self.layers(x)
+
+    def extra_repr(self):
+        return f"sizes={self.sizes}"

@@ -1,0 +1,356 @@
+"""Loss functions: the lecture's decomposable ``L(w; D) = Σᵢ Lᵢ(w)``.
+
+Every loss computes the per-example terms ``Lᵢ`` and then applies ``reduction``:
+``"mean"`` (the default) averages them, ``"sum"`` gives the lecture's ``Σᵢ Lᵢ`` and
+``"none"`` returns them.
+
+* ``mse``: squared error (linear regression);
+* ``log_loss``: binary ``-log P(yᵢ | xᵢ, w)`` from probabilities or, stably, from logits;
+* ``cross_entropy``: multiclass, from logits, against labels, one-hot rows or distributions;
+* ``nll_loss``: the same from log-probabilities;
+* ``kl_div``: ``KL(target ‖ predicted)``; for one-hot targets it equals the cross-entropy;
+* ``hinge``, ``squared_hinge``: binary, labels ±1; ``multiclass_hinge``: Weston–Watkins.
+
+Inputs are checked before anything is computed: NaN, labels out of range, probabilities
+outside [0, 1] and mismatched shapes raise ``ValueError`` naming the loss and the values.
+Targets are cast to the prediction's dtype, so float32 in gives float32 out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import numpy as cnp
+from .. import special
+from .._core import Tensor, _primal, _shape
+from .module import Module
+
+__all__ = ["mse", "log_loss", "binary_cross_entropy", "cross_entropy", "nll_loss", "kl_div", "hinge",
+           "squared_hinge", "multiclass_hinge", "MSELoss", "LogLoss", "CrossEntropyLoss", "NLLLoss",
+           "KLDivLoss", "HingeLoss", "SquaredHingeLoss", "MultiClassHingeLoss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --------------------------------------------------------------------------- checks
+
+def _reduce(per_example, reduction):
+    if reduction == "mean":
+        return cnp.mean(per_example)
+    if reduction == "sum":
+        return cnp.sum(per_example)
+    return per_example
+
+
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _values(x):
+    return np.asarray(_primal(x))
+
+
+def _show(values, limit=6):
+    values = np.unique(values)
+    text = ", ".join(repr(v.item()) for v in values[:limit])
+    return f"[{text}{', ...' if values.size > limit else ''}]"
+
+
+def _check_no_nan(name, what, v):
+    if not np.issubdtype(v.dtype, np.inexact):
+        return
+    if not np.isnan(np.sum(v)):                    # fast path: one pass, no temporary array
+        return
+    bad = np.isnan(v)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: {what} contains NaN ({int(bad.sum())} of {v.size} entries, the first "
+                         f"at index {first if len(first) != 1 else first[0]})")
+
+
+def _check_prediction(name, x):
+    v = _values(x)
+    if not np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.complexfloating):
+        raise TypeError(f"{name}: the prediction must be a real array, got dtype {v.dtype}")
+    _check_no_nan(name, "the prediction", v)
+    return v
+
+
+def _float_like(target, pred_values):
+    """The target as an array of the prediction's floating dtype."""
+    dtype = pred_values.dtype if np.issubdtype(pred_values.dtype, np.floating) else np.float64
+    return np.asarray(_primal(target), dtype=dtype)
+
+
+def _same_shape(name, pred, target, what="target"):
+    sp, st = _shape(pred), _shape(target)
+    if sp != st:
+        raise ValueError(f"{name}: the prediction has shape {sp} but the {what} has shape {st}; they "
+                         "must be equal (reshape one of them, e.g. pred.reshape(-1))")
+
+
+def _check_in_unit_interval(name, what, v):
+    bad = (v < 0) | (v > 1)
+    if bad.any():
+        raise ValueError(f"{name}: {what} must lie in [0, 1]; got values {_show(v[bad])} "
+                         f"({int(bad.sum())} of {v.size} entries)")
+
+
+def _labels(name, labels, n, k):
+    """Integer class labels of shape (n,), each in [0, k)."""
+    y = np.asarray(_primal(labels))
+    if y.shape != (n,):
+        raise ValueError(f"{name}: labels must have shape ({n},) to match {n} rows of scores, got {y.shape}")
+    if np.issubdtype(y.dtype, np.floating):
+        _check_no_nan(name, "the labels", y)
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"{name}: labels must be integers, got {_show(y[y != np.round(y)])}")
+        y = y.astype(np.intp)
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{name}: labels must be integers, got dtype {y.dtype}")
+    bad = (y < 0) | (y >= k)
+    if bad.any():
+        raise ValueError(f"{name}: labels must be in [0, {k - 1}] for {k} classes; got {_show(y[bad])} "
+                         f"(at {int(bad.sum())} of {n} positions)")
+    return y
+
+
+def _scores_2d(name, x, what="scores"):
+    shape = _shape(x)
+    if len(shape) != 2:
+        raise ValueError(f"{name}: {what} must have shape (N, K) (one row per example, one column per "
+                         f"class), got shape {shape}")
+    return shape
+
+
+def _pm1_labels(name, y, pred_values):
+    v = _values(y)
+    _check_no_nan(name, "the labels", v)
+    bad = (v != 1) & (v != -1)
+    if bad.any():
+        if np.all((v == 0) | (v == 1)):
+            raise ValueError(f"{name}: labels must be -1 or +1, got 0/1 labels; map them to ±1 first "
+                             "(y = 2 * y - 1)")
+        raise ValueError(f"{name}: labels must be -1 or +1; got {_show(v[bad])}")
+    return _float_like(v, pred_values)
+
+
+# --------------------------------------------------------------------------- regression
+
+def mse(pred, target, reduction="mean"):
+    """Squared error ``(ŷ - y)²`` per entry; ``"mean"`` averages over all entries."""
+    _check_reduction("mse", reduction)
+    pv = _check_prediction("mse", pred)
+    _same_shape("mse", pred, target)
+    t = _float_like(target, pv)
+    _check_no_nan("mse", "the target", t)
+    return _reduce(cnp.square(pred - t), reduction)
+
+
+# --------------------------------------------------------------------------- log-loss family
+
+def log_loss(p_or_logits, y, from_logits=False, reduction="mean"):
+    """Binary log-loss ``-y log p - (1 - y) log(1 - p)`` per entry, ``y`` in [0, 1] (usually 0 or 1).
+
+    With ``from_logits=True`` the input is the logit ``a`` (``p = σ(a)``) and the loss is
+    computed as ``softplus(a) - y·a``, exact for any ``a`` (also ``|a| = 1e4``); prefer it to
+    passing probabilities, whose logarithm is infinite where ``p`` rounds to 0 or 1.
+    """
+    name = "log_loss"
+    _check_reduction(name, reduction)
+    pv = _check_prediction(name, p_or_logits)
+    _same_shape(name, p_or_logits, y, "labels")
+    t = _float_like(y, pv)
+    _check_no_nan(name, "the labels", t)
+    _check_in_unit_interval(name, "labels", t)
+    if from_logits:
+        # -log σ(a)·y - log σ(-a)·(1 - y) = softplus(a) - y·a;  d/da = σ(a) - y
+        per = special.softplus(p_or_logits) - t * p_or_logits
+    else:
+        _check_in_unit_interval(name, "probabilities (pass from_logits=True for logits)", pv)
+        per = -(special.xlogy(t, p_or_logits) + special.xlogy(1.0 - t, 1.0 - p_or_logits))
+    return _reduce(per, reduction)
+
+
+binary_cross_entropy = log_loss
+
+
+def _check_log_probs(name, v):
+    tol = 1e-4 if v.dtype == np.float32 else 1e-10
+    if v.size and v.max() > tol:
+        raise ValueError(f"{name}: log-probabilities must be ≤ 0, got values up to {v.max().item():.4g}; "
+                         "pass log_softmax(logits), or use cross_entropy on the logits")
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """Multiclass cross-entropy ``-Σ_k t_k log softmax(a)_k`` per row of ``logits`` (N, K).
+
+    ``target`` is either integer labels of shape (N,) (then the loss is ``-log softmax(a)[y]``,
+    picked with one gather) or rows of shape (N, K): one-hot rows or soft distributions.
+    """
+    name = "cross_entropy"
+    _check_reduction(name, reduction)
+    pv = _check_prediction(name, logits)
+    n, k = _scores_2d(name, logits, "logits")
+    log_p = special.log_softmax(logits, axis=-1)
+    if np.ndim(_primal(target)) == 1:
+        labels = _labels(name, target, n, k)
+        per = -log_p[np.arange(n), labels]
+    else:
+        t = _float_like(target, pv)
+        if t.shape != (n, k):
+            raise ValueError(f"{name}: target must be labels of shape ({n},) or rows of shape ({n}, {k}), "
+                             f"got shape {t.shape}")
+        _check_no_nan(name, "the target", t)
+        _check_in_unit_interval(name, "target probabilities", t)
+        sums = t.sum(axis=1)
+        off = np.abs(sums - 1) > 1e-4
+        if off.any():
+            raise ValueError(f"{name}: target rows must sum to 1 (one-hot or a distribution); rows "
+                             f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
+        per = -cnp.sum(t * log_p, axis=-1)
+    return _reduce(per, reduction)
+
+
+def nll_loss(log_probs, labels, reduction="mean"):
+    """Negative log-likelihood ``-log p(yᵢ)`` from log-probabilities (N, K) and labels (N,)."""
+    name = "nll_loss"
+    _check_reduction(name, reduction)
+    v = _check_prediction(name, log_probs)
+    n, k = _scores_2d(name, log_probs, "log-probabilities")
+    _check_log_probs(name, v)
+    y = _labels(name, labels, n, k)
+    return _reduce(-log_probs[np.arange(n), y], reduction)
+
+
+def kl_div(target, predicted, reduction="mean"):
+    """``KL(target ‖ predicted) = Σ_k t_k log(t_k / p_k)`` over the last axis, with ``0 log 0 = 0``.
+
+    Both are probability distributions (rows of shape (..., K)).  This is the true KL divergence
+    of the arguments in this order; ``"mean"`` averages over the distributions (rows), not the
+    entries.  For a one-hot target it is ``-log p(y)``, the cross-entropy.
+    """
+    name = "kl_div"
+    _check_reduction(name, reduction)
+    pv = _check_prediction(name, predicted)
+    _same_shape(name, predicted, target)
+    if not _shape(predicted):
+        raise ValueError(f"{name}: distributions need at least one axis, got a scalar")
+    tv = _values(target)
+    _check_no_nan(name, "the target", tv)
+    _check_in_unit_interval(name, "target probabilities", tv)
+    _check_in_unit_interval(name, "predicted probabilities", pv)
+    if not (isinstance(target, Tensor) and target._trace is not None):    # a constant target
+        target = _float_like(target, pv)
+    per = cnp.sum(special.xlogy(target, target) - special.xlogy(target, predicted), axis=-1)
+    return _reduce(per, reduction)
+
+
+# --------------------------------------------------------------------------- hinge family
+
+def _margin_violation(scores, y):
+    z = 1.0 - y * scores
+    return z, _values(z) > 0
+
+
+def hinge(scores, y, reduction="mean"):
+    """Binary hinge loss ``max{0, 1 - yᵢ·sᵢ}`` with labels ``yᵢ ∈ {-1, +1}`` (0/1 labels are refused)."""
+    name = "hinge"
+    _check_reduction(name, reduction)
+    pv = _check_prediction(name, scores)
+    _same_shape(name, scores, y, "labels")
+    z, active = _margin_violation(scores, _pm1_labels(name, y, pv))
+    return _reduce(cnp.where(active, z, 0), reduction)       # derivative 0 at the kink, like relu
+
+
+def squared_hinge(scores, y, reduction="mean"):
+    """``max{0, 1 - yᵢ·sᵢ}²``, labels ±1: a differentiable hinge."""
+    name = "squared_hinge"
+    _check_reduction(name, reduction)
+    pv = _check_prediction(name, scores)
+    _same_shape(name, scores, y, "labels")
+    z, active = _margin_violation(scores, _pm1_labels(name, y, pv))
+    return _reduce(cnp.square(cnp.where(active, z, 0)), reduction)
+
+
+def multiclass_hinge(scores, labels, margin=1.0, reduction="mean"):
+    """Weston–Watkins: ``Σ_{k ≠ yᵢ} max{0, margin + s_k - s_{yᵢ}}`` per row of ``scores`` (N, K)."""
+    name = "multiclass_hinge"
+    _check_reduction(name, reduction)
+    _check_prediction(name, scores)
+    n, k = _scores_2d(name, scores)
+    y = _labels(name, labels, n, k)
+    correct = cnp.reshape(scores[np.arange(n), y], (n, 1))
+    z = (scores - correct) + float(margin)
+    active = (_values(z) > 0) & (np.arange(k) != y[:, None])    # the true class never counts
+    return _reduce(cnp.sum(cnp.where(active, z, 0), axis=1), reduction)
+
+
+# --------------------------------------------------------------------------- modules
+
+class _Loss(Module):
+    _fn = None
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        _check_reduction(type(self).__name__, reduction)
+        self.reduction = reduction
+
+    def forward(self, prediction, target):
+        return type(self)._fn(prediction, target, reduction=self.reduction)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    _fn = staticmethod(mse)
+
+
+class CrossEntropyLoss(_Loss):
+    _fn = staticmethod(cross_entropy)
+
+
+class NLLLoss(_Loss):
+    _fn = staticmethod(nll_loss)
+
+
+class HingeLoss(_Loss):
+    _fn = staticmethod(hinge)
+
+
+class SquaredHingeLoss(_Loss):
+    _fn = staticmethod(squared_hinge)
+
+
+class KLDivLoss(_Loss):
+    """``KLDivLoss()(predicted, target)`` is ``kl_div(target, predicted)``: the module takes the
+    prediction first, like every loss module; the function takes the arguments in KL's order."""
+
+    def forward(self, predicted, target):
+        return kl_div(target, predicted, reduction=self.reduction)
+
+
+class LogLoss(_Loss):
+    def __init__(self, from_logits=False, reduction="mean"):
+        super().__init__(reduction)
+        self.from_logits = bool(from_logits)
+
+    def forward(self, prediction, target):
+        return log_loss(prediction, target, from_logits=self.from_logits, reduction=self.reduction)
+
+    def extra_repr(self):
+        return f"from_logits={self.from_logits}, reduction={self.reduction!r}"
+
+
+class MultiClassHingeLoss(_Loss):
+    def __init__(self, margin=1.0, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, scores, labels):
+        return multiclass_hinge(scores, labels, margin=self.margin, reduction=self.reduction)
+
+    def extra_repr(self):
+        return f"margin={self.margin}, reduction={self.reduction!r}"

@@ -1,0 +1,298 @@
+"""``Module`` and ``Parameter``: the containers that give a network its parameters.
+
+A ``Module`` registers every ``Parameter`` and every sub-``Module`` assigned to one of its
+attributes, in assignment order.  That one rule gives ``parameters()``, dotted names such
+as ``"layers.0.weight"``, ``state_dict()``/``load_state_dict()``, ``train()``/``eval()`` and a
+readable ``repr`` without any per-layer code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core import Tensor, _primal, no_grad
+
+__all__ = ["Parameter", "Module", "Sequential", "functional_call"]
+
+
+class Parameter(Tensor):
+    """A learnable array: a leaf Tensor with ``requires_grad=True`` holding its own copy of ``data``.
+
+    Integer or boolean data is converted to float64 (only floating-point values have gradients).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, data, requires_grad=True):
+        value = np.array(_primal(data), copy=True)
+        if not np.issubdtype(value.dtype, np.inexact):
+            value = value.astype(np.float64)
+        p = cls._make(value, None, None, None)
+        p.requires_grad = requires_grad
+        return p
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce__(self):
+        return (Parameter, (np.asarray(self._value), self.requires_grad))
+
+
+class Module:
+    """Base class of layers, activations, losses and whole networks.
+
+    Subclasses call ``super().__init__()`` first, assign their ``Parameter``s and sub-modules
+    as attributes, and define ``forward``; ``module(x)`` calls ``forward(x)``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_order", {})            # every registered name, in assignment order
+        object.__setattr__(self, "training", True)
+
+    # ---- registration on assignment
+
+    def __setattr__(self, name, value):
+        registry = self.__dict__.get("_parameters")
+        if registry is None and isinstance(value, (Parameter, Module)):
+            raise AttributeError(
+                f"cannot assign {type(value).__name__} {name!r} before Module.__init__() ran; "
+                f"call super().__init__() first in {type(self).__name__}.__init__")
+        if isinstance(value, Parameter):
+            self._forget(name)
+            self._parameters[name] = value
+            self._order[name] = None
+        elif isinstance(value, Module):
+            self._forget(name)
+            self._modules[name] = value
+            self._order[name] = None
+        else:
+            if registry is not None:
+                self._forget(name)
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._order.pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        # only reached when normal lookup fails: registered parameters and modules live here
+        d = self.__dict__
+        if "_parameters" in d:
+            if name in d["_parameters"]:
+                return d["_parameters"][name]
+            if name in d["_modules"]:
+                return d["_modules"][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        if name in self._parameters or name in self._modules:
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+
+    # ---- calling
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal
+
+    def named_children(self):
+        yield from self._modules.items()
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix=""):
+        """``(dotted name, module)`` for this module and every module below it, each once."""
+        for name, kind, obj in self._walk(prefix, set()):
+            if kind == "module":
+                yield name, obj
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix=""):
+        """``(dotted name, Parameter)`` in registration order; a shared Parameter appears once."""
+        for name, kind, obj in self._walk(prefix, set()):
+            if kind == "parameter":
+                yield name, obj
+
+    def _walk(self, prefix, seen):
+        """Depth first, in assignment order: this module, then its members; each object once."""
+        seen.add(id(self))
+        yield prefix, "module", self
+        for key in self._order:
+            name = f"{prefix}.{key}" if prefix else key
+            if key in self._parameters:
+                p = self._parameters[key]
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield name, "parameter", p
+            elif id(self._modules[key]) not in seen:
+                yield from self._modules[key]._walk(name, seen)
+
+    def parameters(self):
+        for _, p in self.named_parameters():
+            yield p
+
+    # ---- state
+
+    def state_dict(self):
+        """``{dotted name: ndarray}`` in registration order: a snapshot (copies) of the values."""
+        return {name: np.array(p._value, copy=True) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state, strict=True):
+        """Copy the arrays of ``state`` into this module's parameters (in place).
+
+        With ``strict=True`` the names must match exactly: missing and unexpected names raise a
+        ``KeyError`` that lists them.  A shape mismatch always raises a ``ValueError``.  Returns
+        ``(missing_keys, unexpected_keys)``.
+        """
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        wrong = [f"{k}: checkpoint {np.shape(state[k])}, model {own[k].shape}"
+                 for k in own if k in state and np.shape(state[k]) != own[k].shape]
+        name = type(self).__name__
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            if wrong:
+                parts.append(f"shape mismatches [{'; '.join(wrong)}]")
+            raise KeyError(f"load_state_dict of {name}: " + ", ".join(parts))
+        if wrong:
+            raise ValueError(f"load_state_dict of {name}: shape mismatches [{'; '.join(wrong)}]")
+        with no_grad():
+            for k, p in own.items():
+                if k in state:
+                    p.copy_(np.asarray(_primal(state[k])))
+        return missing, unexpected
+
+    def to(self, dtype):
+        """Cast every parameter to the floating-point ``dtype`` (in place; returns ``self``).
+
+        Call it before creating an optimizer, whose state buffers take the parameters' dtype.
+        """
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"{type(self).__name__}.to: parameters must be floating point, got {dtype}")
+        for p in self.parameters():
+            if p.dtype != dtype:
+                p.data = p._value.astype(dtype)
+                if p._node is not None:
+                    p._node.ans = p._value
+                p._version += 1
+                p.grad = None
+        return self
+
+    # ---- modes and gradients
+
+    def train(self, mode=True):
+        """Training mode (``mode=True``) or evaluation mode for this module and all below it."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        """Set every parameter's ``.grad`` to ``None``."""
+        for p in self.parameters():
+            p.grad = None
+
+    # ---- repr
+
+    def extra_repr(self):
+        """The text between the parentheses of this module's line in ``repr``."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        lines = [f"{type(self).__name__}("] + ([f"  {extra}"] if extra else [])
+        for name, m in self._modules.items():
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied one after the other; indexable (``seq[0]``, ``seq[1:]``) and iterable."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for k, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {k} is a {type(m).__name__}, not a Module")
+            setattr(self, str(k), m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        items = list(self._modules.values())
+        if isinstance(idx, slice):
+            return Sequential(*items[idx])
+        try:
+            return items[idx]
+        except IndexError:
+            raise IndexError(f"Sequential: index {idx} is out of range for {len(items)} modules") from None
+
+
+def functional_call(module, params, *args, **kwargs):
+    """Call ``module(*args, **kwargs)`` with some parameters replaced by the values in ``params``.
+
+    ``params`` maps dotted names (as in ``named_parameters()``) to arrays or traced values.  This
+    makes a module a function of its parameters, so the transforms apply to it:
+    ``grad(lambda w: loss(functional_call(model, {"weight": w}, x), y))(w0)``.
+    """
+    owners = {}
+    for mname, m in module.named_modules():
+        for pname in m._parameters:
+            owners[f"{mname}.{pname}" if mname else pname] = (m, pname)
+    unknown = [k for k in params if k not in owners]
+    if unknown:
+        raise KeyError(f"functional_call of {type(module).__name__}: no parameters named {unknown}; "
+                       f"it has {list(owners)}")
+    saved = []
+    try:
+        for k, v in params.items():
+            m, pname = owners[k]
+            saved.append((m, pname, m._parameters[pname]))
+            m._parameters[pname] = v
+        return module(*args, **kwargs)
+    finally:
+        for m, pname, old in reversed(saved):
+            m._parameters[pname] = old

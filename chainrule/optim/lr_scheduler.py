@@ -1,0 +1,141 @@
+"""Learning-rate schedules.  Each sets ``group["lr"]`` of its optimizer from a closed form in
+the number of ``step()`` calls so far (usually epochs), ``lr = base_lr · factor(t)``, so a
+schedule restored from ``state_dict()`` continues exactly where it stopped.
+
+Create the scheduler after the optimizer, call ``optimizer.step()`` during the epoch and
+``scheduler.step()`` at its end.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearWarmup"]
+
+
+class LRScheduler:
+    """Base class: ``factor(t)`` multiplies each group's initial learning rate at step ``t``."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        if not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"{type(self).__name__}: expected an optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = int(last_epoch)
+        self.step()
+
+    def factor(self, t):
+        raise NotImplementedError
+
+    def get_lr(self):
+        """The learning rates for the current ``last_epoch``."""
+        f = self.factor(self.last_epoch)
+        return [base * f for base in self.base_lrs]
+
+    def step(self):
+        """Advance one step (epoch) and set the optimizer's learning rates."""
+        self.last_epoch += 1
+        self._last_lr = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
+            group["lr"] = lr
+
+    def get_last_lr(self):
+        """The learning rates set by the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self):
+        """Everything but the optimizer: numbers, lists of numbers and nested dicts."""
+        return {k: (v.state_dict() if isinstance(v, LRScheduler) else v)
+                for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state):
+        for k, v in state.items():
+            current = self.__dict__.get(k)
+            if isinstance(current, LRScheduler):
+                current.load_state_dict(v)
+            else:
+                self.__dict__[k] = list(v) if isinstance(v, tuple) else v
+        self._last_lr = [float(x) for x in self._last_lr]
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
+            group["lr"] = lr
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v}" for k, v in self.__dict__.items()
+                           if k not in ("optimizer", "base_lrs", "_last_lr", "after"))
+        return f"{type(self).__name__}({params})"
+
+
+class StepLR(LRScheduler):
+    """``lr = base_lr · gamma^⌊t / step_size⌋``: multiply by ``gamma`` every ``step_size`` steps."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        if int(step_size) < 1:
+            raise ValueError(f"StepLR: step_size must be ≥ 1, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, t):
+        return self.gamma ** (t // self.step_size)
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = base_lr · gamma^t``."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, t):
+        return self.gamma ** t
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (base_lr - eta_min)(1 + cos(π t / T_max)) / 2``: half a cosine from
+    ``base_lr`` at ``t = 0`` down to ``eta_min`` at ``t = T_max`` (and back up after)."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        if int(T_max) < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be ≥ 1, got {T_max!r}")
+        self.T_max = int(T_max)
+        self.eta_min = float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, t):
+        return (1.0 + math.cos(math.pi * t / self.T_max)) / 2.0
+
+    def get_lr(self):
+        f = self.factor(self.last_epoch)
+        return [self.eta_min + (base - self.eta_min) * f for base in self.base_lrs]
+
+
+class LinearWarmup(LRScheduler):
+    """Ramp the learning rate linearly from ``start_factor · base_lr`` (default ``base_lr /
+    warmup_steps``) at ``t = 0`` to ``base_lr`` at ``t = warmup_steps``; afterwards follow
+    ``after`` (another scheduler of the same optimizer, run from its own ``t = 0``) or stay at
+    ``base_lr``.  Example: ``LinearWarmup(opt, 5, after=CosineAnnealingLR(opt, T_max=45))``.
+    """
+
+    def __init__(self, optimizer, warmup_steps, start_factor=None, after=None, last_epoch=-1):
+        if int(warmup_steps) < 1:
+            raise ValueError(f"LinearWarmup: warmup_steps must be ≥ 1, got {warmup_steps!r}")
+        self.warmup_steps = int(warmup_steps)
+        self.start_factor = 1.0 / self.warmup_steps if start_factor is None else float(start_factor)
+        if after is not None and getattr(after, "optimizer", None) is not optimizer:
+            raise ValueError("LinearWarmup: `after` must be a scheduler of the same optimizer")
+        self.after = after
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, t):
+        w = min(t, self.warmup_steps) / self.warmup_steps
+        return self.start_factor + (1.0 - self.start_factor) * w
+
+    def get_lr(self):
+        t = self.last_epoch
+        if t >= self.warmup_steps and self.after is not None:
+            self.after.last_epoch = t - self.warmup_steps
+            self.after._last_lr = self.after.get_lr()
+            return list(self.after._last_lr)
+        return super().get_lr()

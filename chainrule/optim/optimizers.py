@@ -1,0 +1,349 @@
+"""Gradient-descent optimizers with PyTorch's update formulas.
+
+Each ``step()`` reads ``p.grad`` (a NumPy array left by ``loss.backward()``) and updates the
+parameter's array in place under ``no_grad`` (which bumps its version counter, so a graph
+that saved the old values refuses to run backward).  State buffers are allocated once and
+updated with ``out=`` NumPy calls; two scratch arrays per parameter hold intermediate
+results, so a step allocates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._core import Tensor, _primal, enable_grad, no_grad
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
+
+
+class Optimizer:
+    """Base class: ``param_groups`` (a list of dicts with ``"params"`` and hyper-parameters) and
+    ``state`` (``{parameter index: {name: ndarray or number}}``, indices counted over all groups)."""
+
+    def __init__(self, params, defaults):
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Parameters (e.g. model.parameters()), "
+                            "got a single Tensor; wrap it in a list")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.defaults = dict(defaults)
+        self._check(self.defaults)
+        self.param_groups = []
+        self.state = {}
+        self._params = []
+        self._scratch = {}
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        name = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for p in self._params}
+        for k, p in enumerate(params):
+            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
+                raise TypeError(f"{name}: parameter {k} of a group is not a leaf Tensor with "
+                                f"requires_grad=True (got {type(p).__name__})")
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {k} of a group appears more than once among the "
+                                 "optimizer's parameters")
+            seen.add(id(p))
+        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
+        self._check(full)
+        start = len(self._params)
+        self._params.extend(params)
+        full["params"] = list(range(start, start + len(params)))
+        self.param_groups.append(full)
+
+    def _check(self, group):
+        name = type(self).__name__
+        for key in ("lr", "weight_decay", "momentum", "eps", "dampening"):
+            if key in group and not float(group[key]) >= 0.0:
+                raise ValueError(f"{name}: {key} must be ≥ 0, got {group[key]!r}")
+
+    # ---- the step
+
+    def zero_grad(self):
+        """Set every parameter's ``.grad`` to ``None`` (the next backward starts afresh)."""
+        for p in self._params:
+            p.grad = None
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient.  ``closure`` (optional)
+        re-evaluates the loss and calls ``backward()``; its result is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for i in group["params"]:
+                    p = self._params[i]
+                    if p.grad is None:
+                        continue
+                    g = np.asarray(_primal(p.grad))
+                    if g.shape != p.shape:
+                        raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
+                                         f"its gradient has shape {g.shape}")
+                    self._update(p, g, self.state.setdefault(i, {}), group, self._buffers(i, p))
+        return loss
+
+    def _buffers(self, i, p):
+        bufs = self._scratch.get(i)
+        if bufs is None or bufs[0].shape != p.shape or bufs[0].dtype != p.dtype:
+            bufs = self._scratch[i] = (np.empty_like(p._value), np.empty_like(p._value))
+        return bufs
+
+    def _update(self, p, g, state, group, scratch):
+        raise NotImplementedError
+
+    # ---- state
+
+    def state_dict(self):
+        """``{"state": {index: {name: ndarray or number}}, "param_groups": [{..., "params": [indices]}]}``;
+        arrays are copies."""
+        state = {i: {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                 for i, s in sorted(self.state.items())}
+        groups = [{k: (list(v) if k == "params" else v) for k, v in g.items()} for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore what ``state_dict()`` returned (for an optimizer over the same parameters)."""
+        name = type(self).__name__
+        try:
+            groups, state = state_dict["param_groups"], state_dict["state"]
+        except (KeyError, TypeError):
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                             "'param_groups'") from None
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state has {len(groups)} parameter groups, this "
+                             f"optimizer {len(self.param_groups)}")
+        for k, (saved, own) in enumerate(zip(groups, self.param_groups, strict=True)):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {k} has {len(saved['params'])} parameters "
+                                 f"in the state, {len(own['params'])} in this optimizer")
+        new_state = {}
+        for key, entries in state.items():
+            i = int(key)
+            if not 0 <= i < len(self._params):
+                raise ValueError(f"{name}.load_state_dict: state for parameter {i}, but there are only "
+                                 f"{len(self._params)}")
+            p = self._params[i]
+            restored = {}
+            for k, v in entries.items():
+                if k == "step":
+                    restored[k] = int(np.asarray(v))
+                    continue
+                v = np.asarray(_primal(v))
+                if v.shape != p.shape:
+                    raise ValueError(f"{name}.load_state_dict: {k!r} of parameter {i} has shape {v.shape}, "
+                                     f"the parameter {p.shape}")
+                restored[k] = np.array(v, dtype=p.dtype, copy=True)
+            new_state[i] = restored
+        for saved, own in zip(groups, self.param_groups, strict=True):
+            for k, v in saved.items():
+                if k == "params":
+                    continue
+                if k == "betas":
+                    v = tuple(float(b) for b in np.asarray(v).ravel())
+                elif isinstance(v, np.ndarray):
+                    v = v.item()
+                own[k] = v
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for k, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {k}")
+            lines += [f"    {key}: {v}" for key, v in g.items() if key != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay.
+
+    ``g ← ∇ + λw``; with momentum ``b ← μb + (1 - τ)g`` (``b = g`` at the first step) and
+    ``g ← g + μb`` (Nesterov) or ``g ← b``; then ``w ← w - η g``.
+    """
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, *, dampening=0.0):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=bool(nesterov),
+                                      weight_decay=weight_decay, dampening=dampening))
+
+    def _update(self, p, g, state, group, scratch):
+        a, b = scratch
+        lr, mu, wd, damp = group["lr"], group["momentum"], group["weight_decay"], group["dampening"]
+        if wd:
+            np.multiply(p._value, wd, out=a)
+            a += g
+            g = a
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, copy=True)
+            else:
+                buf *= mu
+                if damp:
+                    np.multiply(g, 1.0 - damp, out=b)
+                    buf += b
+                else:
+                    buf += g
+            if group["nesterov"]:
+                np.multiply(buf, mu, out=b)
+                b += g
+                g = b
+            else:
+                g = buf
+        out = g if g is a or g is b else b
+        np.multiply(g, lr, out=out)
+        p.sub_(out)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba): running means of the gradient and of its square, bias-corrected.
+
+    ``m ← β₁m + (1 - β₁)g``, ``v ← β₂v + (1 - β₂)g²``,
+    ``w ← w - η/(1 - β₁ᵗ) · m / (√v/√(1 - β₂ᵗ) + ε)``.  ``weight_decay`` adds ``λw`` to the
+    gradient (L2); ``AdamW`` decays the weights directly instead.
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        betas = tuple(float(b) for b in betas)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def _update(self, p, g, state, group, scratch):
+        a, b = scratch
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p._value)
+            state["exp_avg_sq"] = np.zeros_like(p._value)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if wd and self._decoupled:
+            p.mul_(1.0 - lr * wd)
+        elif wd:
+            np.multiply(p._value, wd, out=a)
+            a += g
+            g = a
+        np.subtract(g, m, out=b)                  # m ← m + (1 - β₁)(g - m)
+        b *= 1.0 - b1
+        m += b
+        v *= b2                                   # v ← β₂v + (1 - β₂)g²
+        np.multiply(g, g, out=b)
+        b *= 1.0 - b2
+        v += b
+        # η/(1-β₁ᵗ) · m / (√v/c + ε) = (η c/(1-β₁ᵗ)) · m / (√v + εc), c = √(1-β₂ᵗ): two passes fewer
+        c = math.sqrt(1.0 - b2 ** t)
+        np.sqrt(v, out=b)
+        b += eps * c
+        np.divide(m, b, out=b)
+        b *= lr * c / (1.0 - b1 ** t)
+        p.sub_(b)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``w ← w(1 - ηλ)`` before the Adam step."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
+
+    ``s ← αs + (1 - α)g²``, ``d = √s + ε`` (``√(s - ḡ²) + ε`` when ``centered``, with ``ḡ`` the
+    running mean of ``g``); then ``w ← w - η g/d``, or with momentum ``b ← μb + g/d``,
+    ``w ← w - ηb``.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0, centered=False):
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha!r}")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
+                                      weight_decay=weight_decay, centered=bool(centered)))
+
+    def _update(self, p, g, state, group, scratch):
+        a, b = scratch
+        lr, alpha, eps, mu, wd = (group["lr"], group["alpha"], group["eps"], group["momentum"],
+                                  group["weight_decay"])
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(p._value)
+            if mu:
+                state["momentum_buffer"] = np.zeros_like(p._value)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(p._value)
+        state["step"] += 1
+        if wd:
+            np.multiply(p._value, wd, out=a)
+            a += g
+            g = a
+        s = state["square_avg"]
+        s *= alpha
+        np.multiply(g, g, out=b)
+        b *= 1.0 - alpha
+        s += b
+        if group["centered"]:
+            ga = state["grad_avg"]
+            np.subtract(g, ga, out=b)             # ḡ ← ḡ + (1 - α)(g - ḡ)
+            b *= 1.0 - alpha
+            ga += b
+            np.multiply(ga, ga, out=b)
+            np.subtract(s, b, out=b)
+            np.sqrt(b, out=b)
+        else:
+            np.sqrt(s, out=b)
+        b += eps
+        np.divide(g, b, out=b)
+        if mu:
+            buf = state["momentum_buffer"]
+            buf *= mu
+            buf += b
+            np.multiply(buf, lr, out=b)
+        else:
+            b *= lr
+        p.sub_(b)
+
+
+def clip_grad_norm_(params, max_norm, norm_type=2.0):
+    """Rescale the gradients of ``params`` so that their joint norm is at most ``max_norm``.
+
+    Returns the norm before clipping (a float).  ``norm_type`` is 2 (Euclidean) or ``inf``.
+    Gradients are replaced by scaled copies, never written into (they may be shared).
+    """
+    if isinstance(params, Tensor):
+        params = [params]
+    params = [p for p in params if p.grad is not None]
+    max_norm = float(max_norm)
+    if not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be ≥ 0, got {max_norm!r}")
+    grads = [np.asarray(_primal(p.grad)) for p in params]
+    if norm_type == 2 or norm_type == 2.0:
+        total = math.sqrt(math.fsum(float(np.vdot(g, g)) for g in grads))
+    elif norm_type == math.inf:
+        total = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+    else:
+        raise ValueError(f"clip_grad_norm_: norm_type must be 2 or inf, got {norm_type!r}")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g * coef
+    return total

@@ -1,0 +1,382 @@
+"""chainrule.optim: update formulas, state, schedules, clipping, and a neuron that learns."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.optim import lr_scheduler
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+C = np.array([1.0, 0.5, 2.0])          # loss(w) = ½ Σ c w², so ∇ = c·w
+W0 = np.array([1.0, -2.0, 0.5])
+
+
+def run(make_optimizer, steps, w0=W0):
+    """Optimise ½ Σ c w² from ``w0``; return the parameter values after each step."""
+    w = nn.Parameter(w0)
+    opt = make_optimizer([w])
+    trajectory = []
+    for _ in range(steps):
+        opt.zero_grad()
+        (0.5 * (C * w * w).sum()).backward()
+        opt.step()
+        trajectory.append(w.numpy().copy())
+    return np.array(trajectory)
+
+
+def run_torch(name, kwargs, steps):
+    import torch
+    w = torch.tensor(W0, requires_grad=True)
+    opt = getattr(torch.optim, name)([w], **kwargs)
+    trajectory = []
+    for _ in range(steps):
+        opt.zero_grad()
+        (0.5 * (torch.tensor(C) * w * w).sum()).backward()
+        opt.step()
+        trajectory.append(w.detach().numpy().copy())
+    return np.array(trajectory)
+
+
+def check(name, kwargs, hand, steps=6):
+    ours = run(lambda p: getattr(optim, name)(p, **kwargs), steps)
+    np.testing.assert_allclose(ours, hand, rtol=1e-13, atol=1e-15)
+    if HAS_TORCH:                        # PyTorch's own implementation, where it is installed
+        np.testing.assert_allclose(ours, run_torch(name, kwargs, steps), rtol=1e-13, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- update formulas
+
+@pytest.mark.parametrize("kwargs", [
+    dict(lr=0.1),
+    dict(lr=0.1, momentum=0.9),
+    dict(lr=0.1, momentum=0.9, nesterov=True),
+    dict(lr=0.1, momentum=0.8, weight_decay=0.05),
+    dict(lr=0.1, momentum=0.8, dampening=0.3),
+], ids=str)
+def test_sgd_matches_hand_computed_updates(kwargs):
+    lr, mu = kwargs["lr"], kwargs.get("momentum", 0.0)
+    wd, damp, nesterov = kwargs.get("weight_decay", 0.0), kwargs.get("dampening", 0.0), kwargs.get("nesterov")
+    w, buf, hand = W0.copy(), None, []
+    for _ in range(6):
+        g = C * w + wd * w
+        if mu:
+            buf = g.copy() if buf is None else mu * buf + (1 - damp) * g
+            g = g + mu * buf if nesterov else buf
+        w = w - lr * g
+        hand.append(w)
+    check("SGD", kwargs, np.array(hand))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adam", dict(lr=0.1)),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1)),
+], ids=str)
+def test_adam_and_adamw_match_hand_computed_updates(name, kwargs):
+    lr, (b1, b2) = kwargs["lr"], kwargs.get("betas", (0.9, 0.999))
+    eps, wd = kwargs.get("eps", 1e-8), kwargs.get("weight_decay", 0.01 if name == "AdamW" else 0.0)
+    w, m, v, hand = W0.copy(), np.zeros(3), np.zeros(3), []
+    for t in range(1, 7):
+        g = C * w
+        if name == "AdamW":
+            w = w * (1 - lr * wd)
+        else:
+            g = g + wd * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+        hand.append(w)
+    check(name, kwargs, np.array(hand))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(lr=0.01),
+    dict(lr=0.01, alpha=0.9, momentum=0.5, weight_decay=0.1),
+    dict(lr=0.01, centered=True, momentum=0.3),
+], ids=str)
+def test_rmsprop_matches_hand_computed_updates(kwargs):
+    lr, alpha, mu = kwargs["lr"], kwargs.get("alpha", 0.99), kwargs.get("momentum", 0.0)
+    wd, eps = kwargs.get("weight_decay", 0.0), 1e-8
+    w, s, gbar, buf, hand = W0.copy(), np.zeros(3), np.zeros(3), np.zeros(3), []
+    for _ in range(6):
+        g = C * w + wd * w
+        s = alpha * s + (1 - alpha) * g * g
+        gbar = alpha * gbar + (1 - alpha) * g
+        d = np.sqrt(s - gbar * gbar if kwargs.get("centered") else s) + eps
+        if mu:
+            buf = mu * buf + g / d
+            w = w - lr * buf
+        else:
+            w = w - lr * g / d
+        hand.append(w)
+    check("RMSprop", kwargs, np.array(hand))
+
+
+# --------------------------------------------------------------------------- mechanics
+
+def test_step_updates_the_parameter_array_in_place_and_bumps_its_version():
+    w = nn.Parameter(W0)
+    array, version = w.data, w._version
+    opt = optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    assert w.data is array and w._version > version
+    assert not np.array_equal(w.numpy(), W0)
+
+
+def test_backward_through_a_graph_recorded_before_the_step_is_refused():
+    w = nn.Parameter(W0)
+    opt = optim.SGD([w], lr=0.1)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_parameters_without_gradients_are_left_alone_and_zero_grad_clears():
+    a, b = nn.Parameter(W0), nn.Parameter(W0)
+    opt = optim.SGD([a, b], lr=0.1, momentum=0.9)
+    (a * a).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(b.numpy(), W0)
+    assert 1 not in opt.state or not opt.state[1]
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_step_with_a_closure_returns_its_loss():
+    w = nn.Parameter(W0)
+    opt = optim.SGD([w], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert float(loss) == pytest.approx(float((W0 * W0).sum()))
+    np.testing.assert_allclose(w.numpy(), W0 * 0.8)
+
+
+def test_float32_parameters_stay_float32():
+    w = nn.Parameter(W0.astype(np.float32))
+    for make in (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1), lambda p: optim.Adam(p),
+                 lambda p: optim.AdamW(p), lambda p: optim.RMSprop(p, momentum=0.5, centered=True)):
+        opt = make([w])
+        for _ in range(2):
+            opt.zero_grad()
+            (w * w).sum().backward()
+            opt.step()
+        assert w.dtype == np.float32
+        assert all(v.dtype == np.float32 for s in opt.state.values() for v in s.values()
+                   if isinstance(v, np.ndarray))
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    lambda p: optim.Adam(p, lr=0.05, weight_decay=0.01),
+    lambda p: optim.AdamW(p, lr=0.05),
+    lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+], ids=["SGD", "Adam", "AdamW", "RMSprop"])
+def test_state_dict_resumes_bit_exactly(make):
+    full = run(make, 8)
+    w = nn.Parameter(W0)
+    opt = make([w])
+    for _ in range(3):
+        opt.zero_grad()
+        (0.5 * (C * w * w).sum()).backward()
+        opt.step()
+    state = opt.state_dict()
+    for group in state["param_groups"]:
+        assert group["params"] == [0]
+        assert all(isinstance(v, (int, float, bool, tuple, list)) for v in group.values())
+    for entries in state["state"].values():
+        assert all(isinstance(v, (np.ndarray, int, float)) for v in entries.values())
+    # as a serialiser would give it back: string keys, 0-d arrays, lists instead of tuples
+    state["state"] = {str(i): {k: np.asarray(v) for k, v in s.items()} for i, s in state["state"].items()}
+    for group in state["param_groups"]:
+        group.update({k: list(v) for k, v in group.items() if isinstance(v, tuple)})
+    w2 = nn.Parameter(w.numpy())
+    opt2 = make([w2])
+    opt2.load_state_dict(state)
+    trajectory = []
+    for _ in range(5):
+        opt2.zero_grad()
+        (0.5 * (C * w2 * w2).sum()).backward()
+        opt2.step()
+        trajectory.append(w2.numpy().copy())
+    np.testing.assert_array_equal(np.array(trajectory), full[3:])
+
+
+def test_state_dict_holds_copies():
+    w = nn.Parameter(W0)
+    opt = optim.Adam([w])
+    (w * w).sum().backward()
+    opt.step()
+    saved = opt.state_dict()["state"][0]["exp_avg"].copy()
+    state = opt.state_dict()
+    opt.step()
+    np.testing.assert_array_equal(state["state"][0]["exp_avg"], saved)
+
+
+def test_load_state_dict_refuses_another_layout():
+    opt = optim.SGD([nn.Parameter(W0)], lr=0.1, momentum=0.9)
+    other = optim.SGD([nn.Parameter(W0), nn.Parameter(W0)], lr=0.1)
+    with pytest.raises(ValueError, match="group 0 has 2 parameters in the state, 1 in this optimizer"):
+        opt.load_state_dict(other.state_dict())
+    with pytest.raises(ValueError, match=r"'momentum_buffer' of parameter 0 has shape \(2,\)"):
+        opt.load_state_dict({"state": {0: {"momentum_buffer": np.zeros(2)}},
+                             "param_groups": opt.state_dict()["param_groups"]})
+
+
+def test_param_groups_have_their_own_hyperparameters():
+    a, b = nn.Parameter(W0), nn.Parameter(W0)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    np.testing.assert_allclose(a.numpy(), W0 - 0.1)
+    np.testing.assert_allclose(b.numpy(), W0 - 0.5)
+    assert [g["params"] for g in opt.state_dict()["param_groups"]] == [[0], [1]]
+
+
+def test_bad_optimizer_arguments_are_refused():
+    w = nn.Parameter(W0)
+    with pytest.raises(ValueError, match="SGD: got an empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be ≥ 0"):
+        optim.SGD([w], lr=-1.0)
+    with pytest.raises(ValueError, match="betas"):
+        optim.Adam([w], betas=(0.9, 1.5))
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD([w], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="more than once"):
+        optim.Adam([w, w])
+    with pytest.raises(TypeError, match="requires_grad"):
+        optim.Adam([cr.tensor(W0)])
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        optim.Adam(w)
+
+
+# --------------------------------------------------------------------------- clipping
+
+def test_clip_grad_norm_rescales_to_max_norm_and_returns_the_total_norm():
+    a, b = nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(1))
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([4.0])
+    total = optim.clip_grad_norm_([a, b], 1.0)
+    assert total == pytest.approx(5.0)
+    np.testing.assert_allclose(a.grad, [0.6, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(b.grad, [0.8], rtol=1e-6)
+    assert optim.clip_grad_norm_([a, b], 10.0) == pytest.approx(1.0, rel=1e-6)
+    np.testing.assert_allclose(b.grad, [0.8], rtol=1e-6)          # below the limit: unchanged
+    assert optim.clip_grad_norm_([a, b], 1.0, norm_type=math.inf) == pytest.approx(0.8, rel=1e-6)
+
+
+def test_clip_grad_norm_does_not_write_into_shared_gradient_arrays():
+    w = nn.Parameter(np.zeros(3))
+    shared = np.full(3, 10.0)
+    w.grad = shared
+    optim.clip_grad_norm_([w], 1.0)
+    np.testing.assert_array_equal(shared, 10.0)
+    assert np.linalg.norm(w.grad) == pytest.approx(1.0, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- schedules
+
+def lrs(make, epochs, lr=0.1):
+    opt = optim.SGD([nn.Parameter(W0)], lr=lr)
+    sched = make(opt)
+    out = []
+    for _ in range(epochs):
+        out.append(opt.param_groups[0]["lr"])
+        assert sched.get_last_lr() == [out[-1]]
+        sched.step()
+    return np.array(out)
+
+
+def test_schedules_follow_their_formulas():
+    t = np.arange(12)
+    np.testing.assert_allclose(lrs(lambda o: optim.StepLR(o, step_size=4, gamma=0.5), 12),
+                               0.1 * 0.5 ** (t // 4))
+    np.testing.assert_allclose(lrs(lambda o: optim.ExponentialLR(o, gamma=0.9), 12), 0.1 * 0.9 ** t)
+    np.testing.assert_allclose(lrs(lambda o: optim.CosineAnnealingLR(o, T_max=10, eta_min=0.01), 11),
+                               0.01 + 0.09 * (1 + np.cos(np.pi * t[:11] / 10)) / 2)
+    np.testing.assert_allclose(lrs(lambda o: optim.LinearWarmup(o, 4), 7), 0.1 * np.array(
+        [0.25, 0.4375, 0.625, 0.8125, 1, 1, 1]))
+
+
+def test_warmup_hands_over_to_the_next_schedule():
+    got = lrs(lambda o: optim.LinearWarmup(o, 2, start_factor=0.0, after=optim.ExponentialLR(o, 0.5)), 5)
+    np.testing.assert_allclose(got, [0.0, 0.05, 0.1, 0.05, 0.025])
+
+
+def test_cosine_schedule_matches_its_formula_and_pytorch_where_installed():
+    t = np.arange(15)
+    ours = lrs(lambda o: optim.CosineAnnealingLR(o, T_max=15), 15)
+    np.testing.assert_allclose(ours, 0.05 * (1 + np.cos(np.pi * t / 15)), atol=1e-15)
+    if HAS_TORCH:
+        import torch
+        from torch.optim import lr_scheduler as torch_schedules
+        w = torch.zeros(1, requires_grad=True)
+        for make, theirs_make in [
+            (lambda o: optim.StepLR(o, 3, 0.3), lambda o: torch_schedules.StepLR(o, 3, 0.3)),
+            (lambda o: optim.CosineAnnealingLR(o, 15), lambda o: torch_schedules.CosineAnnealingLR(o, 15)),
+        ]:
+            topt = torch.optim.SGD([w], lr=0.1)
+            tsched = theirs_make(topt)
+            theirs = []
+            for _ in range(15):
+                theirs.append(topt.param_groups[0]["lr"])
+                topt.step()
+                tsched.step()
+            np.testing.assert_allclose(lrs(make, 15), theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_scheduler_state_dict_resumes_the_schedule():
+    def make(o):
+        return optim.LinearWarmup(o, 3, after=optim.CosineAnnealingLR(o, T_max=8))
+
+    opt = optim.SGD([nn.Parameter(W0)], lr=0.1)
+    sched = make(opt)
+    for _ in range(5):
+        sched.step()
+    state = sched.state_dict()
+    assert state["last_epoch"] == 5 and isinstance(state["after"], dict)
+    opt2 = optim.SGD([nn.Parameter(W0)], lr=0.1)
+    sched2 = make(opt2)
+    sched2.load_state_dict(state)
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    for _ in range(4):
+        sched.step()
+        sched2.step()
+        assert sched2.get_last_lr() == sched.get_last_lr()
+    assert lr_scheduler.LRScheduler is optim.lr_scheduler.LRScheduler
+
+
+# --------------------------------------------------------------------------- a neuron that learns
+
+def test_logistic_neuron_reproduces_scikit_learn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    p = 1 / (1 + np.exp(-(x @ np.array([1.5, -2.0, 0.5]) + 0.3)))
+    y = (rng.random(200) < p).astype(float)                # overlapping classes: a finite optimum
+    reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(x, y)
+
+    neuron = nn.Neuron(3, activation="logistic", rng=0)
+    opt = optim.SGD(neuron.parameters(), lr=1.0, momentum=0.9, nesterov=True)
+    for _ in range(400):
+        opt.zero_grad()
+        nn.losses.log_loss(neuron(x), y).backward()
+        opt.step()
+    np.testing.assert_allclose(neuron.weight.numpy(), reference.coef_[0], atol=1e-4)
+    np.testing.assert_allclose(neuron.bias.numpy(), reference.intercept_[0], atol=1e-4)
