@@ -15,6 +15,7 @@ import numpy as np
 from .. import numpy as cnp
 from .. import special
 from .._core import _primal, _shape
+from .functional import relu  # a fused primitive: one pass each way
 from .module import Module
 
 __all__ = ["identity", "linear", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
@@ -41,12 +42,6 @@ sigmoid = logistic
 def tanh(x):
     """``tanh(a) = (eᵃ - e⁻ᵃ) / (eᵃ + e⁻ᵃ)``: zero-centred, so preferred over σ for hidden units."""
     return cnp.tanh(x)
-
-
-def relu(x):
-    """``max{0, a}``; its derivative at 0 is taken to be 0."""
-    # the mask is a constant of the current values: relu' = [a > 0], relu'' = 0
-    return cnp.where(_primal(x) > 0, x, 0)
 
 
 def leaky_relu(x, negative_slope=0.01):

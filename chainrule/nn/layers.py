@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .._core import _dtype, _shape
+from . import functional as F
 from .activations import Identity, activation_module, get_activation, maxout
 from .init import as_generator, by_name
 from .module import Module, Parameter, Sequential
@@ -67,8 +68,7 @@ class Linear(Module):
 
     def forward(self, x):
         _check_features(self, x, self.in_features)
-        y = cnp.matmul(x, self.weight.T)
-        return y if self.bias is None else y + self.bias
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

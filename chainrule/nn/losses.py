@@ -23,6 +23,7 @@ import numpy as np
 from .. import numpy as cnp
 from .. import special
 from .._core import Tensor, _primal, _shape
+from .functional import softmax_cross_entropy
 from .module import Module
 
 __all__ = ["mse", "log_loss", "binary_cross_entropy", "cross_entropy", "nll_loss", "kl_div", "hinge",
@@ -193,11 +194,10 @@ def cross_entropy(logits, target, reduction="mean"):
     _check_reduction(name, reduction)
     pv = _check_prediction(name, logits)
     n, k = _scores_2d(name, logits, "logits")
-    log_p = special.log_softmax(logits, axis=-1)
     if np.ndim(_primal(target)) == 1:
-        labels = _labels(name, target, n, k)
-        per = -log_p[np.arange(n), labels]
+        per = softmax_cross_entropy(logits, _labels(name, target, n, k))
     else:
+        log_p = special.log_softmax(logits, axis=-1)
         t = _float_like(target, pv)
         if t.shape != (n, k):
             raise ValueError(f"{name}: target must be labels of shape ({n},) or rows of shape ({n}, {k}), "

@@ -1,0 +1,147 @@
+"""Fused primitives for the operations a network runs at every step.
+
+Each could be written as a composite of ``chainrule.numpy`` functions; these exist because
+fusing them saves whole passes over the data (measured in ``bench/train_step.py``):
+
+* ``linear(x, W, b) = x Wᵀ + b`` — one GEMM, the bias added in place, and a weight gradient
+  ``gᵀx`` that comes out contiguous (the composite ``x @ W.T`` hands the optimizer a
+  transposed view, which costs a strided pass per update);
+* ``relu(a) = max{0, a}`` — one pass forward, one multiply by the mask backward;
+* ``softmax_cross_entropy(z, y) = logsumexp(z) - z[y]`` per row — no log-probability matrix,
+  no scatter of the picked entries.
+
+The rules are written with differentiable functions like every other rule, so derivatives
+of any order still work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import numpy as cnp
+from .. import special
+from .._core import _ndim, _primal, _shape, defjvp, defvjp, primitive
+from ..numpy._ufuncs import elementwise
+
+__all__ = ["linear", "relu", "softmax_cross_entropy"]
+
+
+# ---- linear: y = x Wᵀ + b
+
+def _linear(x, W, b):
+    y = np.matmul(x, W.T)
+    if b is None:
+        return y
+    if y.dtype == np.result_type(b, y):
+        y += b                                   # the product is ours: add the bias in place
+        return y
+    return y + b
+
+
+def _rows(v, nb, width):
+    """``v``'s non-batch leading axes merged into one: shape ``batch + (rows, width)``."""
+    return cnp.reshape(v, _shape(v)[:nb] + (-1, width))
+
+
+def _linear_vjp_x(g, ans, x, W, b):
+    return g @ W                                 # ∂y/∂x = W
+
+
+def _linear_vjp_W(g, ans, x, W, b):
+    if _ndim(g) == 2 and _ndim(x) == 2:
+        return g.T @ x                           # ∂L/∂W = gᵀx, contiguous (out, in)
+    nb = _ndim(g) - _ndim(ans)
+    out, inp = _shape(W)
+    return cnp.swapaxes(_rows(g, nb, out), -1, -2) @ cnp.reshape(x, (-1, inp))
+
+
+def _linear_vjp_b(g, ans, x, W, b):
+    nb = _ndim(g) - _ndim(ans)
+    return cnp.sum(_rows(g, nb, _shape(W)[0]), axis=-2)      # ∂L/∂b = Σ_rows g
+
+
+def _linear_jvp_W(t, ans, x, W, b):
+    nb = _ndim(t) - 2
+    tT = cnp.swapaxes(t, -1, -2)
+    if nb and _ndim(x) > 2:
+        tT = cnp.reshape(tT, _shape(tT)[:nb] + (1,) * (_ndim(x) - 2) + _shape(tT)[nb:])
+    return x @ tT
+
+
+def _linear_jvp_b(t, ans, x, W, b):
+    nb = _ndim(t) - 1
+    shape = _shape(t)
+    t = cnp.reshape(t, shape[:nb] + (1,) * (_ndim(ans) - 1) + shape[nb:])
+    return cnp.broadcast_to(t, shape[:nb] + _shape(ans))
+
+
+_linear_p = primitive(_linear, name="linear")
+defvjp(_linear_p, _linear_vjp_x, _linear_vjp_W, _linear_vjp_b)
+defjvp(_linear_p,
+       lambda t, ans, x, W, b: t @ cnp.swapaxes(W, -1, -2),
+       _linear_jvp_W, _linear_jvp_b)
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` for ``x`` of shape ``(..., in)`` and ``weight`` ``(out, in)``."""
+    ws, xs = _shape(weight), _shape(x)
+    if len(ws) != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
+    if not xs or xs[-1] != ws[1]:
+        raise ValueError(f"linear: input of shape {xs} does not match weight of shape {ws} "
+                         f"(expected {ws[1]} features on the last axis)")
+    if bias is not None and _shape(bias) != (ws[0],):
+        raise ValueError(f"linear: bias must have shape ({ws[0]},), got {_shape(bias)}")
+    return _linear_p(x, weight, bias)
+
+
+# ---- relu: max{0, a}, with relu'(0) = 0
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+# the mask is a constant of the current values: relu' = [a > 0], relu'' = 0
+relu = elementwise("relu", _relu, lambda g, ans, x: g * (_primal(ans) > 0))
+relu.__doc__ = "``max{0, a}``; its derivative at 0 is taken to be 0."
+
+
+# ---- softmax cross-entropy from logits and integer labels
+
+def _softmax_cross_entropy(z, labels):
+    m = np.max(z, axis=-1, keepdims=True)
+    with np.errstate(under="ignore"):            # exp(-2e4) = 0 is the right answer
+        e = np.exp(z - m)
+    lse = np.log(np.sum(e, axis=-1)) + m[..., 0]
+    return lse - np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+
+
+def _one_hot(labels, k, like):
+    out = np.zeros(labels.shape + (k,), dtype=np.result_type(_primal(like)))
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+def _ce_vjp(g, ans, z, labels):
+    # ∂L_i/∂z_i = softmax(z_i) - onehot(y_i)
+    p = special.softmax(z, axis=-1) - _one_hot(labels, _shape(z)[-1], z)
+    return p * cnp.reshape(g, _shape(g) + (1,))
+
+
+def _ce_jvp(t, ans, z, labels):
+    p = special.softmax(z, axis=-1) - _one_hot(labels, _shape(z)[-1], z)
+    return cnp.sum(p * t, axis=-1)
+
+
+_ce_p = primitive(_softmax_cross_entropy, name="softmax_cross_entropy")
+defvjp(_ce_p, _ce_vjp)
+defjvp(_ce_p, _ce_jvp)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Per-row ``-log softmax(logits)[label]`` for logits ``(..., K)`` and integer labels ``(...)``."""
+    labels = np.asarray(_primal(labels))
+    if labels.shape != _shape(logits)[:-1]:
+        raise ValueError(f"softmax_cross_entropy: labels of shape {labels.shape} do not match logits "
+                         f"of shape {_shape(logits)}")
+    return _ce_p(logits, labels)

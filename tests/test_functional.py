@@ -1,0 +1,86 @@
+"""The fused primitives of chainrule.nn.functional equal the composites they replace, in
+value and in derivatives of both modes to second order."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule import special
+from chainrule.nn import functional as F
+
+rng = np.random.default_rng(7)
+
+
+def composite_linear(x, W, b):
+    y = x @ cnp.transpose(W)
+    return y if b is None else y + b
+
+
+@pytest.mark.parametrize("xshape", [(4,), (3, 4), (2, 3, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_equals_x_times_w_transposed_plus_b_with_its_derivatives(xshape, bias):
+    x, W = rng.standard_normal(xshape), rng.standard_normal((5, 4))
+    b = rng.standard_normal(5) if bias else None
+    np.testing.assert_allclose(F.linear(x, W, b), composite_linear(x, W, b), rtol=1e-12)
+    nums = (0, 1, 2) if bias else (0, 1)
+    f = lambda *a: cnp.tanh(F.linear(*a, *( () if bias else (None,))))
+    args = (x, W, b) if bias else (x, W)
+    cr.gradcheck(f, *args, argnums=nums, order=2)
+    for k in nums:
+        fused = cr.jacobian(f, k)(*args)
+        np.testing.assert_allclose(fused, cr.jacobian(f, k, mode="fwd")(*args), atol=1e-12)
+        g = lambda *a: cnp.tanh(composite_linear(*a, *( () if bias else (None,))))
+        np.testing.assert_allclose(fused, cr.jacobian(g, k)(*args), atol=1e-12)
+
+
+def test_linear_weight_gradient_is_contiguous_and_keeps_float32():
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    W = cr.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    b = cr.tensor(np.zeros(3, np.float32), requires_grad=True)
+    cnp.sum(F.linear(x, W, b) ** 2).backward()
+    assert W.grad.flags.c_contiguous and W.grad.dtype == np.float32 and b.grad.dtype == np.float32
+
+
+def test_linear_names_both_shapes_when_features_disagree():
+    expected = r"linear: input of shape \(2, 3\) does not match weight of shape \(5, 4\)"
+    with pytest.raises(ValueError, match=expected):
+        F.linear(np.ones((2, 3)), np.ones((5, 4)))
+
+
+def test_relu_is_max_zero_with_derivative_zero_at_zero():
+    x = np.array([-2.0, -0.0, 0.0, 0.5, 3.0])
+    np.testing.assert_array_equal(F.relu(x), np.maximum(x, 0))
+    np.testing.assert_array_equal(cr.grad(lambda v: cnp.sum(F.relu(v)))(x), [0, 0, 0, 1, 1])
+    cr.gradcheck(lambda v: F.relu(v) ** 2, rng.standard_normal((3, 4)) + 0.1, order=2)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 6)])
+def test_softmax_cross_entropy_equals_minus_log_softmax_at_the_label(shape):
+    z = rng.standard_normal(shape) * 3
+    y = rng.integers(0, shape[-1], shape[:-1])
+
+    def composite(z):
+        return -cnp.take_along_axis(special.log_softmax(z, axis=-1), y[..., None], axis=-1)[..., 0]
+
+    np.testing.assert_allclose(F.softmax_cross_entropy(z, y), composite(z), rtol=1e-12)
+    fused = lambda z: F.softmax_cross_entropy(z, y)
+    cr.gradcheck(fused, z, order=2)
+    np.testing.assert_allclose(cr.jacobian(fused)(z), cr.jacobian(composite)(z), atol=1e-12)
+    np.testing.assert_allclose(cr.jacobian(fused, mode="fwd")(z), cr.jacobian(composite)(z), atol=1e-12)
+    np.testing.assert_allclose(cr.hessian(lambda z: cnp.sum(fused(z)))(z),
+                               cr.hessian(lambda z: cnp.sum(composite(z)))(z), atol=1e-10)
+
+
+def test_softmax_cross_entropy_is_exact_for_logits_of_1e4_in_float32():
+    z = np.array([[1e4, -1e4, 0.0]], np.float32)
+    with np.errstate(all="raise"):
+        loss = F.softmax_cross_entropy(z, np.array([1]))
+        g = cr.grad(lambda v: cnp.sum(F.softmax_cross_entropy(v, np.array([1]))))(z)
+    assert loss.dtype == np.float32 and loss[0] == np.float32(2e4)
+    np.testing.assert_array_equal(g, np.array([[1, -1, 0]], np.float32))
+
+
+def test_softmax_cross_entropy_rejects_labels_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"labels of shape \(3,\) do not match logits of shape \(2, 4\)"):
+        F.softmax_cross_entropy(np.zeros((2, 4)), np.zeros(3, int))
