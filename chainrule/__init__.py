@@ -14,6 +14,7 @@ from . import _tensor_methods  # noqa: F401  (operators and methods of Tensor)
 from . import extend, special  # noqa: F401
 from ._core import Tensor, enable_grad, is_grad_enabled, no_grad
 from ._tensor_methods import tensor
+from .checkpoint import load, save
 from .gradcheck import GradcheckError, gradcheck
 from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacobian_matrix, jacrev, jvp,
                          value_and_grad, vjp)
@@ -22,4 +23,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
            "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "jacobian_matrix",
-           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special"]
+           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "save", "load"]

@@ -1,0 +1,192 @@
+"""Checkpoints: a model, its optimizer and JSON metadata in one safetensors file.
+
+The format is `safetensors <https://github.com/huggingface/safetensors>`_: an 8-byte header
+length, a JSON header, then raw little-endian arrays.  Loading it parses JSON and copies
+bytes; it never runs code (no pickle).  Inside the file:
+
+* ``model.<name>`` — each entry of ``model.state_dict()``;
+* ``optim.<index>.<name>`` — each array of the optimizer's per-parameter state;
+* header metadata (strings): ``format`` = ``"chainrule"``, ``chainrule_version``,
+  ``metadata`` (the keyword arguments of :func:`save`, as JSON) and ``optimizer`` (the
+  optimizer's ``param_groups`` and its scalar state, as JSON).
+
+Files are written atomically: to a temporary file in the same directory, flushed to disk,
+then renamed over the target, so a crash or a full disk leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["save", "load"]
+
+_FORMAT = "chainrule"
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError as e:
+        raise ImportError('checkpoints need the safetensors package: pip install "chainrule[train]"') from e
+    return safetensors.numpy
+
+
+def _json_default(obj):
+    """Let NumPy scalars and arrays (RNG states, metrics) travel through JSON."""
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def _to_json(what, value):
+    try:
+        return json.dumps(value, default=_json_default, allow_nan=True)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"save: {what} must be JSON-serialisable: {e}") from e
+
+
+def save(path, model, optimizer=None, **metadata):
+    """Write ``model`` (and ``optimizer``, and ``metadata``) to ``path`` atomically.
+
+    ``metadata`` values must be JSON-serialisable (NumPy scalars and arrays are converted
+    to numbers and lists): epoch, RNG states, options, the architecture, ...
+    """
+    from . import __version__
+    st = _safetensors()
+    path = Path(path)
+    tensors = {}
+    for name, value in model.state_dict().items():
+        tensors[f"model.{name}"] = np.ascontiguousarray(np.asarray(value))
+    header = {"format": _FORMAT, "chainrule_version": __version__,
+              "metadata": _to_json("metadata", metadata)}
+    if optimizer is not None:
+        header["optimizer"] = _to_json("the optimizer's state", _split_optimizer_state(
+            optimizer.state_dict(), tensors))
+    payload = st.save(tensors, metadata=header)
+    _write_atomic(path, payload)
+
+
+def _split_optimizer_state(state, tensors):
+    """Arrays of the per-parameter state go to ``tensors``; numbers and groups to JSON."""
+    scalars = {}
+    for index, entries in state["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, np.ndarray) or (hasattr(value, "__array__") and np.ndim(value) > 0):
+                tensors[f"optim.{index}.{name}"] = np.ascontiguousarray(np.asarray(value))
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return {"param_groups": state["param_groups"], "scalars": scalars,
+            "indices": [str(i) for i in state["state"]]}
+
+
+def _write_atomic(path, payload):
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"save: directory {directory} does not exist (writing {path})")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:                              # make the rename itself durable (POSIX only)
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _read(path):
+    """(tensors, header metadata) of a chainrule checkpoint, or a ValueError naming the file."""
+    st = _safetensors()
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"load: checkpoint {path} does not exist")
+    data = path.read_bytes()
+    try:
+        tensors = st.load(data)
+        # safetensors validated the header above; its metadata sits under "__metadata__"
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n]).get("__metadata__") or {}
+    except Exception as e:
+        raise ValueError(f"load: {path} is not a valid checkpoint (corrupt or truncated "
+                         f"safetensors file: {e})") from e
+    if header.get("format") != _FORMAT:
+        raise ValueError(f"load: {path} is a safetensors file but not a chainrule checkpoint "
+                         f"(no format=chainrule in its metadata)")
+    return tensors, header
+
+
+def load(path, model=None, optimizer=None):
+    """Read the checkpoint at ``path``; load it into ``model`` and ``optimizer`` when given.
+
+    Returns the metadata passed to :func:`save`, plus ``chainrule_version`` (of the writer).
+    Raises ``ValueError`` for a corrupt file, or one whose parameter names or shapes do not
+    match ``model`` (listing each mismatch), and ``KeyError`` when ``optimizer`` is given but
+    the file holds no optimizer state.
+    """
+    path = Path(path)
+    tensors, header = _read(path)
+    metadata = json.loads(header.get("metadata", "{}"))
+    metadata.setdefault("chainrule_version", header.get("chainrule_version"))
+    if model is not None:
+        _load_model(path, model, tensors)
+    if optimizer is not None:
+        if "optimizer" not in header:
+            raise KeyError(f"load: {path} holds no optimizer state (it was saved without "
+                           f"optimizer=); load it without optimizer=")
+        optimizer.load_state_dict(_join_optimizer_state(json.loads(header["optimizer"]), tensors))
+    return metadata
+
+
+def _load_model(path, model, tensors):
+    saved = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    expected = {name: np.shape(value) for name, value in model.state_dict().items()}
+    missing = sorted(set(expected) - set(saved))
+    unexpected = sorted(set(saved) - set(expected))
+    wrong = [f"{k}: file {saved[k].shape}, model {expected[k]}"
+             for k in expected if k in saved and saved[k].shape != expected[k]]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing in file: {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"not in model: {', '.join(unexpected)}")
+        if wrong:
+            parts.append(f"shape mismatch: {'; '.join(wrong)}")
+        raise ValueError(f"load: {path} does not match the model's architecture ({' | '.join(parts)})")
+    model.load_state_dict(saved)
+
+
+def _join_optimizer_state(info, tensors):
+    state = {}
+    for index in info["indices"]:
+        state[int(index)] = dict(info["scalars"].get(index, {}))
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            index, name = key[len("optim."):].split(".", 1)
+            state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": info["param_groups"]}

@@ -1,0 +1,409 @@
+"""Training loops: ``fit`` a model by mini-batch gradient descent, ``evaluate`` it.
+
+One step is the lecture's recipe, written out::
+
+    optimizer.zero_grad()
+    value = loss(model(x), y)       # L(w; batch), a scalar Tensor
+    value.backward()                # ∂L/∂w into every parameter's .grad
+    optimizer.step()                # w ← w − η · (the optimizer's direction)
+
+``train_loader`` yields tuples ``(*inputs, targets)`` (a :class:`chainrule.data.DataLoader`
+does); the model is called as ``model(*inputs)`` and the loss as ``loss(outputs, targets)``.
+
+Divergence guard: when the training loss is NaN or infinite (or a parameter is at the end
+of an epoch), :func:`fit` raises :class:`TrainingDiverged` — it does not return quietly —
+before any callback runs for that epoch, so a :class:`ModelCheckpoint` file keeps the last
+good state.  The exception carries the ``history`` so far.
+
+Resuming: a :class:`ModelCheckpoint` file holds the model, the optimizer, the number of
+epochs done, the history, the training loader's shuffling state, the state of every
+``numpy.random.Generator`` found in the model (dropout) and the scheduler's state.
+``fit(..., epochs=N, resume=path)`` loads all of it and trains epochs ``done+1 .. N``,
+reproducing the uninterrupted run bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint
+from ._core import no_grad
+
+__all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
+           "TrainingDiverged", "TrainingState"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss (or a parameter) became NaN or infinite; ``history`` is kept."""
+
+    def __init__(self, message, history=None, epoch=None, batch=None):
+        super().__init__(message)
+        self.history = history
+        self.epoch = epoch
+        self.batch = batch
+
+
+class History:
+    """Per-epoch records: lists indexed by epoch (``None`` where a value does not apply)."""
+
+    columns = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "time")
+
+    def __init__(self):
+        for name in self.columns:
+            setattr(self, name, [])
+        self.stopped_reason = None
+
+    def append(self, **record):
+        for name in self.columns:
+            getattr(self, name).append(record.get(name))
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def as_dict(self):
+        out = {name: list(getattr(self, name)) for name in self.columns}
+        out["stopped_reason"] = self.stopped_reason
+        return out
+
+    @classmethod
+    def from_dict(cls, data):
+        history = cls()
+        for name in cls.columns:
+            setattr(history, name, list(data.get(name, [])))
+        history.stopped_reason = data.get("stopped_reason")
+        return history
+
+    def __repr__(self):
+        if not self.epoch:
+            return "History(no epochs)"
+        last = {k: getattr(self, k)[-1] for k in self.columns if getattr(self, k)[-1] is not None}
+        return f"History({len(self)} epochs, last: {last})"
+
+
+class TrainingState:
+    """What callbacks see: the objects being trained and the progress so far."""
+
+    def __init__(self, model, optimizer, train_loader, val_loader, scheduler, epochs, history):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+        self.scheduler = scheduler
+        self.epochs = epochs
+        self.history = history
+        self.epoch = len(history)        # epochs completed
+        self.stop = False                # a callback sets it to end training after this epoch
+
+    def metrics(self):
+        """The last epoch's record, as a dict."""
+        return {name: getattr(self.history, name)[-1] for name in History.columns}
+
+
+# --------------------------------------------------------------------------- callbacks
+
+class Callback:
+    """Hooks called by :func:`fit`; override the ones you need."""
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_epoch_end(self, state):
+        pass
+
+    def on_train_end(self, state):
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
+    """
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto"):
+        if monitor not in History.columns or monitor in ("epoch", "time"):
+            raise ValueError(f"EarlyStopping: cannot monitor {monitor!r}; choose one of "
+                             "train_loss, train_accuracy, val_loss, val_accuracy")
+        if mode == "auto":
+            mode = "max" if "accuracy" in monitor else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
+        self.best = None
+        self.best_epoch = None
+        self.wait = 0
+
+    def on_train_begin(self, state):
+        if self.monitor.startswith("val_") and state.val_loader is None:
+            raise ValueError(f"EarlyStopping: monitoring {self.monitor!r} needs a val_loader")
+
+    def on_epoch_end(self, state):
+        value = getattr(state.history, self.monitor)[-1]
+        if value is None:
+            raise ValueError(f"EarlyStopping: {self.monitor} is not recorded by this run "
+                             "(accuracy needs class scores and integer labels)")
+        sign = 1.0 if self.mode == "min" else -1.0
+        if self.best is None or sign * (value - self.best) < -self.min_delta:
+            self.best, self.best_epoch, self.wait = value, state.epoch, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            state.stop = True
+            state.history.stopped_reason = (
+                f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
+                f"(best {self.best:.6g} at epoch {self.best_epoch})")
+
+
+class ModelCheckpoint(Callback):
+    """Save the full training state to ``path`` after every epoch (atomically).
+
+    With ``save_best_only=True`` it saves only when ``monitor`` improves.  ``metadata``
+    (JSON-serialisable) is stored too, e.g. the architecture needed to rebuild the model.
+    The file always holds the last good state: a diverged epoch never reaches it.
+    """
+
+    def __init__(self, path, save_best_only=False, monitor="val_loss", mode="auto", metadata=None):
+        self.path = Path(path)
+        self.save_best_only = save_best_only
+        self.monitor = monitor
+        self.mode = ("max" if "accuracy" in monitor else "min") if mode == "auto" else mode
+        self.metadata = dict(metadata or {})
+        self.best = None
+        self.saved_epoch = None
+
+    def on_epoch_end(self, state):
+        if self.save_best_only:
+            value = getattr(state.history, self.monitor)[-1]
+            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+            if not better:
+                return
+            self.best = value
+        save_training_state(self.path, state, **self.metadata)
+        self.saved_epoch = state.epoch
+
+
+def save_training_state(path, state, **metadata):
+    """Checkpoint everything :func:`fit` needs to resume ``state`` bit-exactly."""
+    extra = {
+        "kind": "training-state",
+        "epoch": state.epoch,
+        "history": state.history.as_dict(),
+        "loader": state.train_loader.state_dict() if hasattr(state.train_loader, "state_dict") else None,
+        "generators": {name: g.bit_generator.state for name, g in _generators(state.model).items()},
+        "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
+    }
+    checkpoint.save(path, state.model, state.optimizer, **metadata, **extra)
+
+
+def _generators(model):
+    """Every ``numpy.random.Generator`` reachable from ``model``'s attributes, by path."""
+    found = {}
+    seen = set()
+
+    def visit(obj, prefix):
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, np.random.Generator):
+            found[prefix.rstrip(".")] = obj
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                visit(v, f"{prefix}{k}.")
+        elif isinstance(obj, (list, tuple)):
+            for k, v in enumerate(obj):
+                visit(v, f"{prefix}{k}.")
+        elif hasattr(obj, "named_parameters") and hasattr(obj, "__dict__"):
+            for k, v in vars(obj).items():
+                visit(v, f"{prefix}{k}.")
+
+    visit(model, "")
+    return found
+
+
+def _resume(path, state):
+    meta = checkpoint.load(path, state.model, state.optimizer)
+    if meta.get("kind") != "training-state":
+        raise ValueError(f"fit: {path} holds no training state to resume from (it was not written "
+                         "by ModelCheckpoint); load it with chainrule.load instead")
+    if meta["loader"] is not None:
+        state.train_loader.load_state_dict(meta["loader"])
+    generators = _generators(state.model)
+    for name, saved in meta["generators"].items():
+        if name not in generators:
+            raise ValueError(f"fit: {path} has the state of a random generator {name!r} that the "
+                             "model does not have")
+        generators[name].bit_generator.state = saved
+    if meta["scheduler"] is not None:
+        if state.scheduler is None:
+            raise ValueError(f"fit: {path} was trained with a learning-rate scheduler; pass scheduler=")
+        state.scheduler.load_state_dict(meta["scheduler"])
+    state.history = History.from_dict(meta["history"])
+    state.epoch = meta["epoch"]
+
+
+# --------------------------------------------------------------------------- the loops
+
+def _as_array(x):
+    return np.asarray(x)
+
+
+def _correct(outputs, targets):
+    """Correct predictions in a batch, or None when accuracy does not apply."""
+    targets = np.asarray(targets)
+    if outputs.ndim != 2 or targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
+        return None
+    return int(np.count_nonzero(np.argmax(outputs, axis=1) == targets))
+
+
+def _progress_bar(progress, total, desc):
+    if not progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError as e:
+        raise ImportError('the progress bar needs tqdm: pip install "chainrule[train]" '
+                          "(or pass progress=False)") from e
+    return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True)
+
+
+def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks=(), progress=True,
+        scheduler=None, resume=None):
+    """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones); return a :class:`History`.
+
+    * ``loss(outputs, targets)`` returns the mean loss of a batch, a scalar Tensor.
+    * ``val_loader``: evaluated after every epoch (``val_loss``, ``val_accuracy``).
+    * ``callbacks``: :class:`Callback` objects (:class:`EarlyStopping`, :class:`ModelCheckpoint`).
+    * ``progress``: a tqdm bar per epoch with the running loss and samples per second.
+    * ``scheduler``: stepped once per epoch (``scheduler.step()``), saved in checkpoints.
+    * ``resume``: a :class:`ModelCheckpoint` file to continue from.
+
+    Raises :class:`TrainingDiverged` when the loss becomes NaN or infinite.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    callbacks = list(callbacks)
+    state = TrainingState(model, optimizer, train_loader, val_loader, scheduler, epochs, History())
+    if resume is not None:
+        _resume(resume, state)
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    try:
+        while state.epoch < epochs and not state.stop:
+            _train_epoch(state, loss, progress, callbacks)
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+    finally:
+        for cb in callbacks:
+            cb.on_train_end(state)
+    return state.history
+
+
+def _diverged(state, callbacks, what, batch=None):
+    epoch = state.epoch + 1
+    where = f"epoch {epoch}" + (f", batch {batch}" if batch is not None else "")
+    message = f"fit: {what} at {where}; training stopped (try a smaller learning rate)"
+    saved = [cb for cb in callbacks if isinstance(cb, ModelCheckpoint) and cb.saved_epoch is not None]
+    if saved:
+        message += f"; the last good checkpoint is {saved[-1].path} (epoch {saved[-1].saved_epoch})"
+    state.history.stopped_reason = message
+    return TrainingDiverged(message, state.history, epoch, batch)
+
+
+def _train_epoch(state, loss, progress, callbacks):
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    bar = _progress_bar(progress, len(state.train_loader), f"epoch {state.epoch + 1}/{state.epochs}")
+    total_loss = 0.0
+    seen = 0
+    correct = 0
+    accuracy_applies = True
+    start = time.perf_counter()
+    try:
+        for b, batch in enumerate(state.train_loader):
+            *inputs, targets = batch
+            optimizer.zero_grad()
+            outputs = model(*inputs)
+            value = loss(outputs, targets)
+            lv = float(value)
+            if not math.isfinite(lv):
+                raise _diverged(state, callbacks, f"the training loss became {lv}", b + 1)
+            value.backward()
+            optimizer.step()
+            n = len(targets)
+            total_loss += lv * n
+            seen += n
+            if accuracy_applies:
+                c = _correct(_as_array(outputs), targets)
+                if c is None:
+                    accuracy_applies = False
+                else:
+                    correct += c
+            if bar is not None:
+                rate = seen / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix_str(f"loss={total_loss / seen:.4f}, {rate:,.0f} samples/s", refresh=False)
+                bar.update(1)
+        elapsed = time.perf_counter() - start
+        for name, p in model.named_parameters():
+            if not np.all(np.isfinite(_as_array(p))):
+                raise _diverged(state, callbacks, f"parameter {name} became NaN or infinite")
+        record = {"epoch": state.epoch + 1, "time": elapsed,
+                  "train_loss": total_loss / seen if seen else float("nan"),
+                  "train_accuracy": correct / seen if accuracy_applies and seen else None}
+        if state.val_loader is not None:
+            result = evaluate(model, loss, state.val_loader)
+            record["val_loss"] = result["loss"]
+            record["val_accuracy"] = result.get("accuracy")
+        if bar is not None:
+            shown = [f"loss={record['train_loss']:.4f}"]
+            if record.get("val_loss") is not None:
+                shown.append(f"val_loss={record['val_loss']:.4f}")
+            if record.get("val_accuracy") is not None:
+                shown.append(f"val_acc={record['val_accuracy']:.4f}")
+            shown.append(f"{seen / max(elapsed, 1e-9):,.0f} samples/s")
+            bar.set_postfix_str(", ".join(shown), refresh=True)
+    finally:
+        if bar is not None:
+            bar.close()
+    if state.scheduler is not None:
+        state.scheduler.step()
+    state.history.append(**record)
+    state.epoch += 1
+
+
+def evaluate(model, loss, loader):
+    """The mean loss over ``loader`` (and ``accuracy`` for class scores with integer labels).
+
+    Runs in evaluation mode (dropout off) without recording the graph; returns
+    ``{"loss": ..., "accuracy": ..., "samples": n}`` (no ``accuracy`` when it does not apply).
+    """
+    was_training = getattr(model, "training", True)
+    model.eval()
+    total = 0.0
+    seen = 0
+    correct = 0
+    accuracy_applies = True
+    try:
+        with no_grad():
+            for batch in loader:
+                *inputs, targets = batch
+                outputs = model(*inputs)
+                n = len(targets)
+                total += float(loss(outputs, targets)) * n
+                seen += n
+                if accuracy_applies:
+                    c = _correct(_as_array(outputs), targets)
+                    accuracy_applies = c is not None
+                    correct += c or 0
+    finally:
+        if was_training:
+            model.train()
+    if seen == 0:
+        raise ValueError("evaluate: the loader yielded no samples")
+    result = {"loss": total / seen, "samples": seen}
+    if accuracy_applies:
+        result["accuracy"] = correct / seen
+    return result
