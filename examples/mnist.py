@@ -4,7 +4,9 @@
     python examples/mnist.py --runs mlp --epochs 2  # a quick look
     python examples/mnist.py --data-dir ~/data      # base directory with mnist/ and fashion-mnist/
 
-The runs (Adam, learning rate 1e-3, batch 128, float32, the official 60k/10k split):
+The runs (Adam, learning rate 1e-3 annealed to 0 along half a cosine over the epochs, batch
+128, float32, the official 60k/10k split; the decay makes the last epoch's accuracy steady —
+with a constant rate it wanders by ±0.2 points from one epoch to the next):
 
 * ``mlp``      784-256-128-10 ReLU MLP on MNIST          (target: ≥ 98.0 % test accuracy)
 * ``softmax``  softmax (multinomial logistic) regression (target: ≥ 92 %)
@@ -46,10 +48,12 @@ class _PrintEpoch(Callback):
 def run_chainrule(sizes, train, test, epochs, batch_size, seed):
     model = nn.MLP(sizes, activation="relu", rng=seed, dtype=np.float32)
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     train_loader = DataLoader(*train, batch_size=batch_size, shuffle=True, seed=seed)
     test_loader = DataLoader(*test, batch_size=1000)
     history = fit(model, nn.losses.cross_entropy, optimizer, train_loader, epochs,
-                  val_loader=test_loader, callbacks=[_PrintEpoch()], progress=False)
+                  val_loader=test_loader, callbacks=[_PrintEpoch()], progress=False,
+                  scheduler=scheduler)
     return evaluate(model, nn.losses.cross_entropy, test_loader)["accuracy"], history.time
 
 
@@ -68,6 +72,7 @@ def run_torch(torch, sizes, train, test, epochs, batch_size, seed):
         layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     X, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
     rng = np.random.default_rng(seed)
     times = []
@@ -79,6 +84,7 @@ def run_torch(torch, sizes, train, test, epochs, batch_size, seed):
             optimizer.zero_grad()
             torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
             optimizer.step()
+        scheduler.step()
         times.append(time.perf_counter() - start)
     with torch.no_grad():
         predicted = model(torch.from_numpy(test[0])).argmax(1).numpy()
@@ -117,7 +123,7 @@ def main(argv=None):
             loaded[dataset] = loader(root=args.data_dir, download=True, flatten=True)
         train, test = loaded[dataset]
         arch = "-".join(map(str, sizes))
-        print(f"\n{name}: {arch} on {dataset}, Adam 1e-3, batch {args.batch_size}, {args.epochs} epochs")
+        print(f"\n{name}: {arch} on {dataset}, Adam 1e-3 (cosine decay), batch {args.batch_size}, {args.epochs} epochs")
         accuracy, times = run_chainrule(sizes, train, test, args.epochs, args.batch_size, args.seed)
         row = {"run": name, "arch": arch, "dataset": dataset, "accuracy": accuracy, "target": target,
                "epoch_s": float(np.median(times))}
