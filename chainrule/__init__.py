@@ -9,15 +9,28 @@
 
 from __future__ import annotations
 
-from . import numpy  # noqa: F401  (installs the rules the engine needs)
-from . import _tensor_methods  # noqa: F401  (operators and methods of Tensor)
-from . import extend, special  # noqa: F401
+from . import (  # noqa: F401
+                         _tensor_methods,  # noqa: F401  (operators and methods of Tensor)
+                         extend,
+                         numpy,  # noqa: F401  (installs the rules the engine needs)
+                         special,
+)
 from ._core import Tensor, enable_grad, is_grad_enabled, no_grad
 from ._tensor_methods import tensor
 from .checkpoint import load, save
 from .gradcheck import GradcheckError, gradcheck
-from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacobian_matrix, jacrev, jvp,
-                         value_and_grad, vjp)
+from .transforms import (
+                         grad,
+                         hessian,
+                         hvp,
+                         jacfwd,
+                         jacobian,
+                         jacobian_matrix,
+                         jacrev,
+                         jvp,
+                         value_and_grad,
+                         vjp,
+)
 
 __version__ = "0.1.0"
 

@@ -123,7 +123,8 @@ def main(argv=None):
             loaded[dataset] = loader(root=args.data_dir, download=True, flatten=True)
         train, test = loaded[dataset]
         arch = "-".join(map(str, sizes))
-        print(f"\n{name}: {arch} on {dataset}, Adam 1e-3 (cosine decay), batch {args.batch_size}, {args.epochs} epochs")
+        print(f"\n{name}: {arch} on {dataset}, Adam 1e-3 (cosine decay), batch {args.batch_size}, "
+              f"{args.epochs} epochs")
         accuracy, times = run_chainrule(sizes, train, test, args.epochs, args.batch_size, args.seed)
         row = {"run": name, "arch": arch, "dataset": dataset, "accuracy": accuracy, "target": target,
                "epoch_s": float(np.median(times))}
