@@ -27,7 +27,7 @@ _ACTIVATIONS = ("relu", "tanh", "logistic", "maxout")
 _LOSSES = ("cross-entropy", "hinge")
 _OPTIMIZERS = ("adam", "sgd")
 # per dataset: hidden sizes, epochs, batch size, learning rate (Adam)
-_DEFAULTS = {"digits": ((128,), 30, 32, 1e-3), "mnist": ((256, 128), 10, 128, 1e-3),
+_DEFAULTS = {"digits": ((128,), 30, 32, 3e-3), "mnist": ((256, 128), 10, 128, 1e-3),
              "fashion-mnist": ((256, 128), 10, 128, 1e-3), "file": ((128,), 30, 64, 1e-3)}
 
 
@@ -95,8 +95,11 @@ def _parser():
     train.add_argument("--activation", choices=_ACTIVATIONS, default="relu")
     train.add_argument("--loss", choices=_LOSSES, default="cross-entropy")
     train.add_argument("--optimizer", choices=_OPTIMIZERS, default="adam")
+    train.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                       help="learning rate over the epochs: annealed to 0 along half a cosine "
+                            "(default; steadier final accuracy) or constant")
     train.add_argument("--lr", type=_positive_float,
-                       help="learning rate (default 1e-3 for adam, 0.05 for sgd)")
+                       help="learning rate (default for adam: 3e-3 on digits, 1e-3 otherwise; 0.05 for sgd)")
     train.add_argument("--epochs", type=_positive_int, help="default 30 for digits, 10 for MNIST")
     train.add_argument("--batch-size", type=_positive_int, help="default 32 for digits, 128 for MNIST")
     train.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and the split")
@@ -229,6 +232,8 @@ def _train(args):
     params = list(model.parameters())
     optimizer = (optim.Adam(params, lr=lr) if args.optimizer == "adam"
                  else optim.SGD(params, lr=lr, momentum=0.9))
+    scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+                 if args.schedule == "cosine" else None)
     loss = _loss_fn(args.loss)
     train_loader = DataLoader(X_train, y_train, batch_size=batch_size, shuffle=True, seed=args.seed)
     test_loader = DataLoader(X_test, y_test, batch_size=1024)
@@ -236,11 +241,11 @@ def _train(args):
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "model.safetensors"
     print(f"training {' -> '.join(map(str, arch['sizes']))} {args.activation} MLP on {args.data} "
-          f"({len(X_train)} train, {len(X_test)} test samples), {args.optimizer} lr={lr:g}, "
-          f"{epochs} epochs, batch {batch_size}; writing to {out}", flush=True)
+          f"({len(X_train)} train, {len(X_test)} test samples), {args.optimizer} lr={lr:g} "
+          f"({args.schedule}), {epochs} epochs, batch {batch_size}; writing to {out}", flush=True)
     saver = train.ModelCheckpoint(model_path, metadata={"architecture": arch, "options": options})
     history = train.fit(model, loss, optimizer, train_loader, epochs, val_loader=test_loader,
-                        callbacks=[saver], progress=not args.no_progress)
+                        callbacks=[saver], progress=not args.no_progress, scheduler=scheduler)
     result = train.evaluate(model, loss, test_loader)
     metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"],
                "epochs": len(history), "train_time_s": float(sum(history.time)),
