@@ -224,7 +224,7 @@ def _train(args):
             "dtype": "float32"}
     options = {"data": args.data, "hidden": list(hidden), "activation": args.activation, "loss": args.loss,
                "optimizer": args.optimizer, "lr": lr, "epochs": epochs, "batch_size": batch_size,
-               "seed": args.seed}
+               "seed": args.seed, "schedule": args.schedule}
     try:
         model = _build(arch, seed=args.seed)
     except (ValueError, TypeError) as e:
