@@ -18,6 +18,7 @@ from . import (  # noqa: F401
 from ._core import Tensor, enable_grad, is_grad_enabled, no_grad
 from ._tensor_methods import tensor
 from .checkpoint import load, save
+from .explain import explain
 from .gradcheck import GradcheckError, gradcheck
 from .transforms import (
                          grad,
@@ -36,4 +37,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
            "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "jacobian_matrix",
-           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "save", "load"]
+           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "save", "load", "explain"]

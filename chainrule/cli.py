@@ -80,7 +80,8 @@ def _data_arg(text):
 
 
 def _parser():
-    parser = _Parser(prog="chainrule", description="Train, evaluate and apply multilayer perceptrons.")
+    parser = _Parser(prog="chainrule", description="Train, evaluate and apply multilayer perceptrons; "
+                                                   "run the lecture's experiments.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -117,6 +118,8 @@ def _parser():
     pr.add_argument("input", help="INPUT.npy: samples, one per row (images are flattened)")
     pr.add_argument("--output", help="write the labels to this .npy file instead of printing them")
     pr.add_argument("--batch-size", type=_positive_int, default=512)
+    from .experiments import add_subcommand
+    add_subcommand(sub)
     return parser
 
 
@@ -329,7 +332,12 @@ def _predict_cmd(args):
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict_cmd}
+def _experiment(args):
+    from .experiments import command
+    return command(args)
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict_cmd, "experiment": _experiment}
 
 
 def main(argv=None):
