@@ -17,12 +17,12 @@ then renamed over the target, so a crash or a full disk leaves the previous file
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ._io import write_atomic
 
 __all__ = ["save", "load"]
 
@@ -77,7 +77,7 @@ def save(path, model, optimizer=None, **metadata):
         header["optimizer"] = _to_json("the optimizer's state", _split_optimizer_state(
             optimizer.state_dict(), tensors))
     payload = st.save(tensors, metadata=header)
-    _write_atomic(path, payload)
+    write_atomic(path, payload)
 
 
 def _split_optimizer_state(state, tensors):
@@ -91,32 +91,6 @@ def _split_optimizer_state(state, tensors):
                 scalars.setdefault(str(index), {})[name] = value
     return {"param_groups": state["param_groups"], "scalars": scalars,
             "indices": [str(i) for i in state["state"]]}
-
-
-def _write_atomic(path, payload):
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"save: directory {directory} does not exist (writing {path})")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:                              # make the rename itself durable (POSIX only)
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def _read(path):

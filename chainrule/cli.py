@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_path, write_atomic
+
 __all__ = ["main"]
 
 _DATASETS = ("digits", "mnist", "fashion-mnist")
@@ -254,7 +256,7 @@ def _train(args):
                "epochs": len(history), "train_time_s": float(sum(history.time)),
                "history": history.as_dict(), "options": options, "architecture": arch,
                "note": "val_loss and val_accuracy in the history are measured on the test split"}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     _plot(history, out / "curves.png", args.data)
     print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} "
           f"({sum(history.time):.1f} s of training); wrote {model_path}, "
@@ -283,7 +285,8 @@ def _plot(history, path, title):
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 

@@ -24,11 +24,12 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+from ._io import write_atomic
 
 __all__ = ["DataLoader", "load_digits", "load_mnist", "load_fashion_mnist", "data_home"]
 
@@ -262,26 +263,12 @@ def _download_verified(name, filename, folder):
         if actual != expected:
             errors.append(f"{url}: md5 {actual}, expected {expected}")
             continue
-        _write_atomic(folder / filename, payload)
+        write_atomic(folder / filename, payload)
         return
     raise FileNotFoundError(
         f"load {name}: could not download {filename} ({'; '.join(errors)}). Place the original "
         f".gz files in {folder} by hand, or pass root=, or set CHAINRULE_DATA to a directory that "
         f"holds a {name}/ folder")
-
-
-def _write_atomic(path, payload):
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_idx(path, expected_ndim):

@@ -285,18 +285,26 @@ class _PerOutput:
         return tree_unflatten(self.treedef, [fn(i) for i in self.items])
 
 
+def _basis(leaves):
+    """The rows of one identity, split among ``leaves`` and shaped like each: the batch of
+    cotangents (reverse mode) or tangents (forward mode) that yields a whole Jacobian."""
+    sizes = [int(np.prod(_shape(v))) for v in leaves]
+    total = sum(sizes)
+    dtype = np.result_type(*[_dtype(v) for v in leaves]) if leaves else np.float64
+    eye = np.eye(total, dtype=dtype)
+    parts, start = [], 0
+    for v, n in zip(leaves, sizes):
+        parts.append(eye[:, start:start + n].reshape((total,) + _shape(v)))
+        start += n
+    return sizes, parts
+
+
 def _jac_rev(g, diff, has_aux):
     res = _vjp(g, diff, "jacobian", has_aux)
     out, fn = res[0], res[1]
     oflat, otdef = tree_flatten(out)
-    sizes = [int(np.prod(_shape(o))) for o in oflat]
+    sizes, cts = _basis(oflat)
     total = sum(sizes)
-    dtype = np.result_type(*[_dtype(o) for o in oflat]) if oflat else np.float64
-    eye = np.eye(total, dtype=dtype)
-    cts, start = [], 0
-    for o, n in zip(oflat, sizes):
-        cts.append(eye[:, start:start + n].reshape((total,) + _shape(o)))
-        start += n
     grads = fn(tree_unflatten(otdef, cts))               # one backward pass, batch = total
     gflat, gtdef = tree_flatten(grads)
     from . import numpy as cnp
@@ -316,14 +324,8 @@ def _jac_fwd(g, diff, has_aux):
     from . import numpy as cnp
     flat, tdef = tree_flatten(diff)
     flat = [_as_input(x, "jacobian") for x in flat]
-    sizes = [int(np.prod(_shape(x))) for x in flat]
+    sizes, tans = _basis(flat)
     total = sum(sizes)
-    dtype = np.result_type(*[_dtype(x) for x in flat]) if flat else np.float64
-    eye = np.eye(total, dtype=dtype)
-    tans, start = [], 0
-    for x, n in zip(flat, sizes):
-        tans.append(eye[:, start:start + n].reshape((total,) + _shape(x)))
-        start += n
     aux_box = []
 
     def g_aux(*a):

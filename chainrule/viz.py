@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ._core import Tensor, _primal
+from ._io import atomic_path, write_atomic
 from .explain import backward_cotangents, trace, walk
 
 __all__ = ["draw_graph", "GraphvizNotFoundWarning", "plot_activations", "plot_history",
@@ -57,7 +58,8 @@ def _save(fig, path):
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
     return fig
 
 
@@ -210,7 +212,7 @@ def _render(dot, graphviz, path, format):
     fmt = format or (path.suffix[1:] if path.suffix else "svg")
     path.parent.mkdir(parents=True, exist_ok=True)
     source_path = path if fmt in ("dot", "gv") else path.with_suffix(".dot")
-    source_path.write_text(dot.source)
+    write_atomic(source_path, dot.source)
     if fmt in ("dot", "gv"):
         return
     target = path if path.suffix else path.with_suffix("." + fmt)

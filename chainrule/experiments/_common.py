@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import write_atomic
+
 __all__ = ["ExperimentResult", "digits_split", "format_table", "compare"]
 
 
@@ -47,7 +49,7 @@ class ExperimentResult:
         data = {"experiment": self.name, "figures": _jsonable(self.figures),
                 "table": {"headers": self.headers, "rows": _jsonable(self.rows)},
                 "summary": self.summary, "files": [str(f) for f in self.files]}
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        write_atomic(path, json.dumps(data, indent=2) + "\n")
         self.files.append(path)
         return path
 

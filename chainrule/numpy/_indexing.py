@@ -67,12 +67,16 @@ def _getitem_vjp(g, ans, x, idx):
     return scatter_add(g, idx, _shape(x))
 
 
-def _getitem_jvp(t, ans, x, idx):
-    nb = _ndim(t) - _ndim(x)
+def _batched_getitem(v, idx, nb):
+    """``v[idx]`` for each of ``v``'s ``nb`` leading batch slices, batch axes kept in front."""
     if not nb:
-        return getitem_p(t, idx)
+        return getitem_p(v, idx)
     nadv, front = _split_advanced(idx)
-    return _move_front(getitem_p(t, (slice(None),) * nb + idx), nb, nadv, front)
+    return _move_front(getitem_p(v, (slice(None),) * nb + idx), nb, nadv, front)
+
+
+def _getitem_jvp(t, ans, x, idx):
+    return _batched_getitem(t, idx, _ndim(t) - _ndim(x))
 
 
 getitem_p = primitive(_getitem, name="getitem")
@@ -99,11 +103,7 @@ def _scatter_impl(g, idx, shape):
 
 
 def _scatter_vjp(g, ans, c, idx, shape):
-    nb = _ndim(g) - len(shape)
-    if not nb:
-        return getitem_p(g, idx)
-    nadv, front = _split_advanced(idx)
-    return _move_front(getitem_p(g, (slice(None),) * nb + idx), nb, nadv, front)
+    return _batched_getitem(g, idx, _ndim(g) - len(shape))
 
 
 scatter_add = primitive(_scatter_impl, name="scatter_add")
@@ -148,8 +148,7 @@ def _winners(shape, idx):
 def _index_update_vjp_v(g, ans, x, idx, v):
     from .._core import unbroadcast
     nb = _ndim(g) - _ndim(x)
-    nadv, front = _split_advanced(idx)
-    picked = _move_front(getitem_p(g, (slice(None),) * nb + idx), nb, nadv, front)
+    picked = _batched_getitem(g, idx, nb)
     won = _winners(_shape(x), idx)
     if won is not None:
         picked = picked * np.asarray(won, dtype=_dtype(g))

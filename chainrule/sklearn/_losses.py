@@ -1,0 +1,87 @@
+"""Fused, weighted data losses for the estimators: one primitive each, with its own rules.
+
+Each takes the model's output ``a`` of shape (n, k), constant targets ``T`` of the same shape and
+constant row weights ``w`` of shape (n,) (the normalised sample weights, summing to 1), and
+returns the scalar ``Σᵢ wᵢ Lᵢ``.  A fused primitive is one node in the graph instead of five to
+ten, which is measurably faster in the minibatch loop; the rules are written with chainrule's
+differentiable functions, so second derivatives work as everywhere else.
+
+* ``softmax_cross_entropy``: ``Lᵢ = logsumexp(aᵢ) - Tᵢ·aᵢ`` (rows of ``T`` sum to 1);
+* ``sigmoid_cross_entropy``: ``Lᵢ = Σ_k softplus(a_ik) - T_ik a_ik`` (binary log-loss per column);
+* ``half_squared_error``: ``Lᵢ = ½ Σ_k (a_ik - T_ik)²``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import numpy as cnp
+from .. import special
+from .._core import _ndim, _shape, defjvp, defvjp, primitive
+
+__all__ = ["softmax_cross_entropy", "sigmoid_cross_entropy", "half_squared_error"]
+
+
+def _as_column_scale(g):
+    """A scalar cotangent (with leading batch axes) shaped to scale an (n, k) array."""
+    return cnp.reshape(g, _shape(g) + (1, 1))
+
+
+def _contract(t, d):
+    """``Σ_ik t_ik d_ik`` for a tangent ``t`` with leading batch axes."""
+    nb = _ndim(t) - 2
+    return cnp.sum(t * d, axis=(nb, nb + 1))
+
+
+# --------------------------------------------------------------------------- softmax cross-entropy
+
+def _softmax_cross_entropy(a, T, w):
+    m = np.max(a, axis=1, keepdims=True)
+    s = a - m
+    with np.errstate(under="ignore"):
+        lse = np.log(np.sum(np.exp(s), axis=1))            # logsumexp(a) - m, never overflows
+    return np.dot(w, lse - np.einsum("ik,ik->i", s, T))
+
+
+def _softmax_ce_direction(a, T, w):
+    # ∂Lᵢ/∂aᵢ = softmax(aᵢ) - Tᵢ (rows of T sum to 1), weighted by wᵢ
+    return (special.softmax(a, axis=-1) - T) * w[:, None]
+
+
+softmax_cross_entropy = primitive(_softmax_cross_entropy, name="softmax_cross_entropy")
+defvjp(softmax_cross_entropy, lambda g, ans, a, T, w: _as_column_scale(g) * _softmax_ce_direction(a, T, w))
+defjvp(softmax_cross_entropy, lambda t, ans, a, T, w: _contract(t, _softmax_ce_direction(a, T, w)))
+
+
+# --------------------------------------------------------------------------- sigmoid cross-entropy
+
+def _sigmoid_cross_entropy(a, T, w):
+    with np.errstate(under="ignore"):
+        softplus = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    return np.dot(w, np.sum(softplus - a * T, axis=1))
+
+
+def _sigmoid_ce_direction(a, T, w):
+    # d(softplus(a) - t·a)/da = σ(a) - t
+    return (special.sigmoid(a) - T) * w[:, None]
+
+
+sigmoid_cross_entropy = primitive(_sigmoid_cross_entropy, name="sigmoid_cross_entropy")
+defvjp(sigmoid_cross_entropy, lambda g, ans, a, T, w: _as_column_scale(g) * _sigmoid_ce_direction(a, T, w))
+defjvp(sigmoid_cross_entropy, lambda t, ans, a, T, w: _contract(t, _sigmoid_ce_direction(a, T, w)))
+
+
+# --------------------------------------------------------------------------- squared error
+
+def _half_squared_error(a, T, w):
+    r = a - T
+    return 0.5 * np.dot(w, np.einsum("ik,ik->i", r, r))
+
+
+def _squared_error_direction(a, T, w):
+    return (a - T) * w[:, None]                              # d ½(a - t)²/da = a - t
+
+
+half_squared_error = primitive(_half_squared_error, name="half_squared_error")
+defvjp(half_squared_error, lambda g, ans, a, T, w: _as_column_scale(g) * _squared_error_direction(a, T, w))
+defjvp(half_squared_error, lambda t, ans, a, T, w: _contract(t, _squared_error_direction(a, T, w)))
