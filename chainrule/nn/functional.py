@@ -106,30 +106,35 @@ relu = elementwise("relu", _relu, lambda g, ans, x: g * (_primal(ans) > 0))
 relu.__doc__ = "``max{0, a}``; its derivative at 0 is taken to be 0."
 
 
-# ---- softmax cross-entropy from logits and integer labels
+# ---- softmax cross-entropy from logits, against labels or distributions
 
-def _softmax_cross_entropy(z, labels):
+def _softmax_cross_entropy(z, target):
     m = np.max(z, axis=-1, keepdims=True)
     with np.errstate(under="ignore"):            # exp(-2e4) = 0 is the right answer
         e = np.exp(z - m)
     lse = np.log(np.sum(e, axis=-1)) + m[..., 0]
-    return lse - np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+    if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
+        return lse - np.einsum("...k,...k->...", target, z)
+    return lse - np.take_along_axis(z, target[..., None], axis=-1)[..., 0]
 
 
-def _one_hot(labels, k, like):
-    out = np.zeros(labels.shape + (k,), dtype=np.result_type(_primal(like)))
-    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+def _target_rows(target, z):
+    """The target as distributions over the last axis (integer labels become one-hot rows)."""
+    if target.ndim == _ndim(z):
+        return target
+    out = np.zeros(target.shape + (_shape(z)[-1],), dtype=np.result_type(_primal(z)))
+    np.put_along_axis(out, target[..., None], 1, axis=-1)
     return out
 
 
-def _ce_vjp(g, ans, z, labels):
-    # ∂L_i/∂z_i = softmax(z_i) - onehot(y_i)
-    p = special.softmax(z, axis=-1) - _one_hot(labels, _shape(z)[-1], z)
+def _ce_vjp(g, ans, z, target):
+    # ∂L_i/∂z_i = softmax(z_i) - t_i
+    p = special.softmax(z, axis=-1) - _target_rows(target, z)
     return p * cnp.reshape(g, _shape(g) + (1,))
 
 
-def _ce_jvp(t, ans, z, labels):
-    p = special.softmax(z, axis=-1) - _one_hot(labels, _shape(z)[-1], z)
+def _ce_jvp(t, ans, z, target):
+    p = special.softmax(z, axis=-1) - _target_rows(target, z)
     return cnp.sum(p * t, axis=-1)
 
 
@@ -138,10 +143,17 @@ defvjp(_ce_p, _ce_vjp)
 defjvp(_ce_p, _ce_jvp)
 
 
-def softmax_cross_entropy(logits, labels):
-    """Per-row ``-log softmax(logits)[label]`` for logits ``(..., K)`` and integer labels ``(...)``."""
-    labels = np.asarray(_primal(labels))
-    if labels.shape != _shape(logits)[:-1]:
-        raise ValueError(f"softmax_cross_entropy: labels of shape {labels.shape} do not match logits "
-                         f"of shape {_shape(logits)}")
-    return _ce_p(logits, labels)
+def softmax_cross_entropy(logits, target):
+    """Per-row cross-entropy ``logsumexp(z) - Σ_k t_k z_k`` of logits ``(..., K)``.
+
+    ``target`` is integer labels ``(...)`` (then ``-log softmax(z)[label]``) or distributions
+    ``(..., K)`` whose rows sum to 1 (one-hot or soft); it is a constant, not differentiated.
+    """
+    target = np.asarray(_primal(target))
+    zs = _shape(logits)
+    if target.shape != zs[:-1] and target.shape != zs:
+        raise ValueError(f"softmax_cross_entropy: target of shape {target.shape} matches neither the "
+                         f"labels shape {zs[:-1]} nor the logits shape {zs}")
+    if target.shape == zs:                       # distributions take the logits' dtype
+        target = target.astype(np.result_type(_primal(logits)), copy=False)
+    return _ce_p(logits, target)
