@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import measure, optional, report  # noqa: E402
+from _timing import measure, optional, report, settle  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 import chainrule.numpy as cnp  # noqa: E402
@@ -73,7 +73,7 @@ def overhead(n_ops=2000):
         rows.append(("HIPS autograd", None))
     per_op = [(name, None if s is None else tuple(v / n_ops for v in s)) for name, s in rows]
     report(f"forward+backward per operation, 3-element arrays ({n_ops} ops)", per_op,
-           unit="us", scale=1e6)
+           unit="us", scale=1e6, baseline="chainrule (Tensor.backward)")
 
 
 # --------------------------------------------------------------------------- jacobian
@@ -186,5 +186,8 @@ def hvp(n=64, d=100, h=200, k=10):
 
 if __name__ == "__main__":
     which = sys.argv[1:] or ["overhead", "jacobian", "hvp"]
+    if jax is not None:
+        import jax.numpy  # noqa: F401  (imported before settle(), like the rest)
+    settle()
     for name in which:
         {"overhead": overhead, "jacobian": jacobian, "hvp": hvp}[name]()

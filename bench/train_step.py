@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import measure, optional, report  # noqa: E402
+from _timing import measure, optional, report, settle  # noqa: E402
 
 from chainrule import nn, optim  # noqa: E402
 from chainrule.nn import losses  # noqa: E402
@@ -187,6 +187,9 @@ PEERS = [("8 matrix products (floor)", matmul_floor), ("NumPy by hand", numpy_by
 
 def main(batches):
     print(__doc__.split("\n\n")[0])
+    for name in ("torch", "jax", "jax.numpy", "autograd.numpy"):
+        optional(name)
+    settle()
     for batch in batches:
         rng = np.random.default_rng(0)
         rows = [("chainrule", measure(chainrule_api(batch, rng)))]
