@@ -9,32 +9,22 @@
 
 from __future__ import annotations
 
-from . import (  # noqa: F401
-                         _tensor_methods,  # noqa: F401  (operators and methods of Tensor)
-                         extend,
-                         numpy,  # noqa: F401  (installs the rules the engine needs)
-                         special,
-)
-from ._core import Tensor, enable_grad, is_grad_enabled, no_grad
-from ._tensor_methods import tensor
-from .checkpoint import load, save
-from .explain import explain
-from .gradcheck import GradcheckError, gradcheck
-from .transforms import (
-                         grad,
-                         hessian,
-                         hvp,
-                         jacfwd,
-                         jacobian,
-                         jacobian_matrix,
-                         jacrev,
-                         jvp,
-                         value_and_grad,
-                         vjp,
-)
+# the order matters: _malloc first (it tunes the allocator before arrays are made), numpy
+# before everything that uses its rules, _tensor_methods to give Tensor its operators
+from . import _malloc  # noqa: F401  # isort: skip  (reuses freed array memory: see its docstring)
+from . import numpy  # noqa: F401  # isort: skip  (installs the rules the engine needs)
+from . import _tensor_methods, extend, special  # noqa: F401  # isort: skip
+from ._core import Tensor, enable_grad, is_grad_enabled, no_grad  # isort: skip
+from ._tensor_methods import tensor  # isort: skip
+from .checkpoint import load, save  # isort: skip
+from .explain import explain  # isort: skip
+from .gradcheck import GradcheckError, gradcheck  # isort: skip
+from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacobian_matrix,  # isort: skip
+                         jacrev, jvp, value_and_grad, vjp)
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
            "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "jacobian_matrix",
-           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "save", "load", "explain"]
+           "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "extend", "save",
+           "load", "explain"]
