@@ -14,6 +14,7 @@ tangents forwards; every derivative rule accepts leading batch axes.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -288,7 +289,7 @@ class _PerOutput:
 def _basis(leaves):
     """The rows of one identity, split among ``leaves`` and shaped like each: the batch of
     cotangents (reverse mode) or tangents (forward mode) that yields a whole Jacobian."""
-    sizes = [int(np.prod(_shape(v))) for v in leaves]
+    sizes = [math.prod(_shape(v)) for v in leaves]
     total = sum(sizes)
     dtype = np.result_type(*[_dtype(v) for v in leaves]) if leaves else np.float64
     eye = np.eye(total, dtype=dtype)
@@ -388,7 +389,7 @@ def jacobian_matrix(f, argnums=0, order="C", mode="rev"):
                 no, ni = len(oshape), len(ishape)
                 perm = tuple(range(no))[::-1] + tuple(range(no, no + ni))[::-1]
                 b = cnp.transpose(b, perm)
-            cols.append(cnp.reshape(b, (int(np.prod(oshape)), int(np.prod(ishape)))))
+            cols.append(cnp.reshape(b, (math.prod(oshape), math.prod(ishape))))
         return cols[0] if len(cols) == 1 else cnp.concatenate(cols, axis=1)
 
     return jacobian_matrix_f

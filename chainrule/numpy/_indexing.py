@@ -4,6 +4,8 @@ is the original indexing, so both are differentiable to any order."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._core import Tensor, _dtype, _ndim, _primal, _shape, defjvp, defvjp, primitive
@@ -138,7 +140,7 @@ def _winners(shape, idx):
     if not any(isinstance(ix, np.ndarray) and ix.dtype != bool for ix in idx):
         return None
     picked = _picked_shape(shape, idx)
-    order = np.arange(int(np.prod(picked))).reshape(picked)
+    order = np.arange(math.prod(picked)).reshape(picked)
     ids = np.full(shape, -1)
     ids[idx] = order
     won = ids[idx] == order

@@ -6,6 +6,8 @@ add up) or on ``where``, so none needs a derivative rule of its own.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._core import _ndim, _primal, _shape
@@ -32,7 +34,7 @@ def take(a, indices, axis=None, out=None, mode="raise"):
         raise TypeError("take: out= is not supported")
     ind = _int_indices(indices, "take")
     if axis is None:
-        a = _reshape_p(a, (int(np.prod(_shape(a))),))
+        a = _reshape_p(a, (math.prod(_shape(a)),))
         axis = 0
     (axis,) = _axes(axis, _ndim(a))
     n = _shape(a)[axis]
@@ -58,7 +60,7 @@ def take_along_axis(arr, indices, axis=-1):
         if ind.ndim != 1:
             raise ValueError(f"take_along_axis: with axis=None the indices must be 1-D, got "
                              f"shape {ind.shape}")
-        arr = _reshape_p(arr, (int(np.prod(_shape(arr))),))
+        arr = _reshape_p(arr, (math.prod(_shape(arr)),))
         axis = 0
     shape = _shape(arr)
     nd = len(shape)

@@ -344,7 +344,7 @@ def inner(a, b):
 def vdot(a, b):
     """``numpy.vdot`` for real arrays: both are flattened, then ``Σ aᵢ bᵢ``."""
     sa, sb = _shape(a), _shape(b)
-    na, nb = int(np.prod(sa)), int(np.prod(sb))
+    na, nb = math.prod(sa), math.prod(sb)
     if na != nb:
         raise ValueError(f"vdot: shapes {sa} and {sb} have different sizes ({na} != {nb})")
     return _einsum_p(_reshape_p(a, (na,)), _reshape_p(b, (nb,)), spec=(("a", "a"), ""))
@@ -354,8 +354,8 @@ def outer(a, b, out=None):
     """``numpy.outer``: both are flattened; ``out[i, j] = a[i] b[j]``."""
     if out is not None:
         raise TypeError("outer: out= is not supported")
-    a = _reshape_p(a, (int(np.prod(_shape(a))),))
-    b = _reshape_p(b, (int(np.prod(_shape(b))),))
+    a = _reshape_p(a, (math.prod(_shape(a)),))
+    b = _reshape_p(b, (math.prod(_shape(b)),))
     return _einsum_p(a, b, spec=(("a", "b"), "ab"))
 
 

@@ -12,6 +12,7 @@ composite of them and needs no rule of its own.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 
 import numpy as np
@@ -71,15 +72,15 @@ def reshape(a, shape=None, order="C", *, newshape=None):
 
 def _resolve(shape, old, name):
     """Replace a -1 in ``shape`` and check the sizes agree, naming both shapes if not."""
-    size = int(np.prod(old))
+    size = math.prod(old)
     if shape.count(-1) > 1:
         raise ValueError(f"{name}: can only specify one unknown dimension, got {shape}")
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1]))
+        known = math.prod([s for s in shape if s != -1])
         if known == 0 or size % known:
             raise ValueError(f"{name}: cannot reshape array of shape {old} into shape {shape}")
         shape = tuple(size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape)) != size:
+    if math.prod(shape) != size:
         raise ValueError(f"{name}: cannot reshape array of shape {old} into shape {shape}")
     return shape
 
@@ -353,7 +354,7 @@ def dstack(tup):
 
 def column_stack(tup):
     """``numpy.column_stack``: 1-d arrays become columns, 2-d arrays are joined as they are."""
-    arrays = [_reshape_p(a, (int(np.prod(_shape(a))), 1)) if _ndim(a) < 2 else a
+    arrays = [_reshape_p(a, (math.prod(_shape(a)), 1)) if _ndim(a) < 2 else a
               for a in _sequence(tup, "column_stack")]
     return _join(arrays, 1, "column_stack")
 
