@@ -191,18 +191,23 @@ class ReverseTrace:
     def process(self, prim, fn, args, kw):
         vals = list(args)
         parents = []
-        saved = None
+        saved = [] if self.level == 0 else None     # the object API checks in-place changes
+        outer = False                               # values traced by enclosing transforms
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 trace = a._trace
                 if trace is self:
-                    vals[i] = a._value
+                    v = vals[i] = a._value
                     parents.append((i, a._node))
-                    if self.level == 0:
-                        saved = (saved or ()) + ((a, a._version),)
+                    if saved is not None:
+                        saved.append((a, a._version))
+                    if not outer and isinstance(v, Tensor):
+                        outer = True
                 elif trace is None:
                     vals[i] = a._value
-        ans = prim.impl(*vals, **kw) if _plain(vals) else fn(*vals, **kw)
+                else:
+                    outer = True
+        ans = fn(*vals, **kw) if outer else prim.impl(*vals, **kw)
         node = Node(prim, vals, kw, ans, parents, saved)
         if prim.multiple:
             return tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
@@ -221,15 +226,20 @@ class ForwardTrace:
     def process(self, prim, fn, args, kw):
         vals = list(args)
         tangents = []
+        outer = False
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 trace = a._trace
                 if trace is self:
-                    vals[i] = a._value
+                    v = vals[i] = a._value
                     tangents.append((i, a._tangent))
+                    if not outer and isinstance(v, Tensor):
+                        outer = True
                 elif trace is None:
                     vals[i] = a._value
-        ans = prim.impl(*vals, **kw) if _plain(vals) else fn(*vals, **kw)
+                else:
+                    outer = True
+        ans = fn(*vals, **kw) if outer else prim.impl(*vals, **kw)
         out = None
         nb = self.nbatch
         for i, t in tangents:
@@ -269,13 +279,6 @@ class _Project:
 
     def __init__(self, j):
         self.j = j
-
-
-def _plain(vals):
-    for v in vals:
-        if isinstance(v, Tensor):
-            return False
-    return True
 
 
 def _align(t, nb, ndim, out_ndim):
@@ -339,7 +342,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
             raise RuntimeError(
                 "backward through a graph whose saved arrays were already freed by an earlier "
                 "backward(); call backward(retain_graph=True) the first time to keep them")
-        if node.saved:
+        if node.saved:                            # a list of (tensor, version) at level 0
             _check_versions(node)
         if type(prim) is _Project:
             parent = node.parents[0][1]
@@ -352,9 +355,11 @@ def backward_pass(roots, cotangents, retain_graph=True):
         if prim.multiple:
             g = _fill_ct(g, node.ans)
         ans, kw = node.ans, node.kw
-        nb = _ndim(g) - _ndim(ans) if prim.broadcasts else 0
+        broadcasts = prim.broadcasts
+        nb = _ndim(g) - _ndim(ans) if broadcasts else 0
+        vjps = prim.vjps
         for i, parent in node.parents:
-            rule = prim.vjps.get(i)
+            rule = vjps.get(i)
             if rule is None:
                 raise NotImplementedError(
                     f"reverse-mode derivative of {prim.name} with respect to argument {i} "
@@ -362,9 +367,14 @@ def backward_pass(roots, cotangents, retain_graph=True):
             c = rule(g, ans, *vals, **kw)
             if c is None:
                 continue
-            if prim.broadcasts:
+            if broadcasts:
                 c = unbroadcast(c, vals[i], nb)
-            _accumulate(grads, heap, push, parent, c)
+            old = grads.get(parent)
+            if old is None:
+                grads[parent] = c
+                push(heap, (-parent.seq, parent))
+            else:
+                grads[parent] = _add_ct(old, c)
         if not retain_graph:
             # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;
             # a multi-output primitive keeps its output tuple, which its projections read
@@ -422,11 +432,17 @@ def _check_versions(node):
 # --------------------------------------------------------------------------- shapes
 
 def _shape(x):
-    return x.shape if hasattr(x, "shape") else np.shape(x)
+    try:
+        return x.shape
+    except AttributeError:                      # Python scalars and sequences
+        return np.shape(x)
 
 
 def _ndim(x):
-    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+    try:
+        return x.ndim
+    except AttributeError:
+        return np.ndim(x)
 
 
 def _dtype(x):

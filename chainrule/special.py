@@ -172,7 +172,7 @@ def _float(x):
     if isinstance(x, Tensor):
         return x
     x = np.asarray(x)
-    return x if np.issubdtype(x.dtype, np.inexact) else x.astype(np.float64)
+    return x if x.dtype.kind in "fc" else x.astype(np.float64)
 
 
 def logsumexp(a, axis=None, keepdims=False, b=None):

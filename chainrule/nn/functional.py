@@ -56,6 +56,8 @@ def _linear_vjp_W(g, ans, x, W, b):
 
 
 def _linear_vjp_b(g, ans, x, W, b):
+    if _ndim(g) == 2 and _ndim(ans) == 2:
+        return g.sum(axis=0)                     # ∂L/∂b = Σ_rows g
     nb = _ndim(g) - _ndim(ans)
     return cnp.sum(_rows(g, nb, _shape(W)[0]), axis=-2)      # ∂L/∂b = Σ_rows g
 
@@ -115,6 +117,8 @@ def _softmax_cross_entropy(z, target):
     lse = np.log(np.sum(e, axis=-1)) + m[..., 0]
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
         return lse - np.einsum("...k,...k->...", target, z)
+    if z.ndim == 2:
+        return lse - z[np.arange(len(z)), target]
     return lse - np.take_along_axis(z, target[..., None], axis=-1)[..., 0]
 
 
@@ -123,7 +127,10 @@ def _target_rows(target, z):
     if target.ndim == _ndim(z):
         return target
     out = np.zeros(target.shape + (_shape(z)[-1],), dtype=np.result_type(_primal(z)))
-    np.put_along_axis(out, target[..., None], 1, axis=-1)
+    if target.ndim == 1:
+        out[np.arange(len(target)), target] = 1
+    else:
+        np.put_along_axis(out, target[..., None], 1, axis=-1)
     return out
 
 

@@ -59,7 +59,7 @@ def _show(values, limit=6):
 
 
 def _check_no_nan(name, what, v):
-    if not np.issubdtype(v.dtype, np.inexact):
+    if v.dtype.kind not in "fc":
         return
     if not np.isnan(np.sum(v)):                    # fast path: one pass, no temporary array
         return
@@ -72,7 +72,7 @@ def _check_no_nan(name, what, v):
 
 def _check_prediction(name, x):
     v = _values(x)
-    if not np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.complexfloating):
+    if v.dtype.kind not in "biuf":            # real numbers (bool counts, as in NumPy)
         raise TypeError(f"{name}: the prediction must be a real array, got dtype {v.dtype}")
     _check_no_nan(name, "the prediction", v)
     return v
@@ -103,12 +103,12 @@ def _labels(name, labels, n, k):
     y = np.asarray(_primal(labels))
     if y.shape != (n,):
         raise ValueError(f"{name}: labels must have shape ({n},) to match {n} rows of scores, got {y.shape}")
-    if np.issubdtype(y.dtype, np.floating):
+    if y.dtype.kind == "f":
         _check_no_nan(name, "the labels", y)
         if not np.all(y == np.round(y)):
             raise ValueError(f"{name}: labels must be integers, got {_show(y[y != np.round(y)])}")
         y = y.astype(np.intp)
-    elif not np.issubdtype(y.dtype, np.integer):
+    elif y.dtype.kind not in "iu":
         raise TypeError(f"{name}: labels must be integers, got dtype {y.dtype}")
     bad = (y < 0) | (y >= k)
     if bad.any():

@@ -29,6 +29,8 @@ def _reduction_axes(name, axis, ndim):
     """``axis`` (int, tuple or None) as a tuple of non-negative ints, with errors naming ``name``."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:          # the common case, checked fast
+        return (axis % ndim,)
     many = isinstance(axis, (tuple, list))
     out = []
     for a in (axis if many else (axis,)):
@@ -77,6 +79,8 @@ def _float_dtype(x):
 # --------------------------------------------------------------------------- sum, mean
 
 def _sum(x, axis, keepdims):
+    if type(x) is np.ndarray:                   # the method skips NumPy's Python-level wrapper
+        return x.sum(axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 

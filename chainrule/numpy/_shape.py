@@ -48,6 +48,8 @@ def _axes(axis, ndim):
 
 # ---- reshape
 def _reshape(x, shape):
+    if type(x) is np.ndarray:
+        return x.reshape(shape)
     return np.reshape(x, shape)
 
 
@@ -72,6 +74,8 @@ def reshape(a, shape=None, order="C", *, newshape=None):
 
 def _resolve(shape, old, name):
     """Replace a -1 in ``shape`` and check the sizes agree, naming both shapes if not."""
+    if shape == old:
+        return shape
     size = math.prod(old)
     if shape.count(-1) > 1:
         raise ValueError(f"{name}: can only specify one unknown dimension, got {shape}")

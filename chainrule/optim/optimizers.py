@@ -89,8 +89,8 @@ class Optimizer:
                     p = self._params[i]
                     if p.grad is None:
                         continue
-                    g = np.asarray(_primal(p.grad))
-                    if g.shape != p.shape:
+                    g = p.grad if type(p.grad) is np.ndarray else np.asarray(_primal(p.grad))
+                    if g.shape != p._value.shape:
                         raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
                                          f"its gradient has shape {g.shape}")
                     self._update(p, g, self.state.setdefault(i, {}), group, self._buffers(i, p))
@@ -98,7 +98,8 @@ class Optimizer:
 
     def _buffers(self, i, p):
         bufs = self._scratch.get(i)
-        if bufs is None or bufs[0].shape != p.shape or bufs[0].dtype != p.dtype:
+        value = p._value
+        if bufs is None or bufs[0].shape != value.shape or bufs[0].dtype != value.dtype:
             bufs = self._scratch[i] = (np.empty_like(p._value), np.empty_like(p._value))
         return bufs
 
