@@ -95,6 +95,21 @@ def test_softmax_cross_entropy_is_exact_for_logits_of_1e4_in_float32():
     np.testing.assert_array_equal(g, np.array([[1, -1, 0]], np.float32))
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_softmax_cross_entropy_reduced_in_the_primitive_equals_reducing_the_rows(reduction):
+    z = rng.standard_normal((2, 3, 4))
+    y = rng.integers(0, 4, (2, 3))
+    reduce = cnp.mean if reduction == "mean" else cnp.sum
+    fused = lambda z: F.softmax_cross_entropy(z, y, reduction)
+    rows = lambda z: reduce(F.softmax_cross_entropy(z, y))
+    np.testing.assert_allclose(fused(z), rows(z), rtol=1e-12)
+    cr.gradcheck(fused, z, order=2)
+    np.testing.assert_allclose(cr.hessian(fused)(z), cr.hessian(rows)(z), atol=1e-12)
+    np.testing.assert_allclose(cr.jacobian(fused, mode="fwd")(z), cr.jacobian(rows)(z), atol=1e-12)
+    with pytest.raises(ValueError, match="reduction must be"):
+        F.softmax_cross_entropy(z, y, "average")
+
+
 def test_softmax_cross_entropy_rejects_labels_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"target of shape \(3,\) matches neither"):
         F.softmax_cross_entropy(np.zeros((2, 4)), np.zeros(3, int))

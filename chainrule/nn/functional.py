@@ -16,6 +16,8 @@ of any order still work.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import numpy as cnp
@@ -110,16 +112,18 @@ relu.__doc__ = "``max{0, a}``; its derivative at 0 is taken to be 0."
 
 # ---- softmax cross-entropy from logits, against labels or distributions
 
-def _softmax_cross_entropy(z, target):
+def _softmax_cross_entropy(z, target, reduce, divisor):
     m = np.max(z, axis=-1, keepdims=True)
     with np.errstate(under="ignore"):            # exp(-2e4) = 0 is the right answer
         e = np.exp(z - m)
     lse = np.log(np.sum(e, axis=-1)) + m[..., 0]
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
-        return lse - np.einsum("...k,...k->...", target, z)
-    if z.ndim == 2:
-        return lse - z[np.arange(len(z)), target]
-    return lse - np.take_along_axis(z, target[..., None], axis=-1)[..., 0]
+        per_row = lse - np.einsum("...k,...k->...", target, z)
+    elif z.ndim == 2:
+        per_row = lse - z[np.arange(len(z)), target]
+    else:
+        per_row = lse - np.take_along_axis(z, target[..., None], axis=-1)[..., 0]
+    return per_row.sum() / divisor if reduce else per_row
 
 
 def _target_rows(target, z):
@@ -134,14 +138,19 @@ def _target_rows(target, z):
     return out
 
 
-def _ce_vjp(g, ans, z, target):
-    # ∂L_i/∂z_i = softmax(z_i) - t_i
+def _ce_vjp(g, ans, z, target, reduce, divisor):
+    # ∂L_i/∂z_i = softmax(z_i) - t_i (divided by the number of rows for a mean)
     p = special.softmax(z, axis=-1) - _target_rows(target, z)
+    if reduce:
+        return p * cnp.reshape(g / divisor, _shape(g) + (1,) * _ndim(z))
     return p * cnp.reshape(g, _shape(g) + (1,))
 
 
-def _ce_jvp(t, ans, z, target):
+def _ce_jvp(t, ans, z, target, reduce, divisor):
     p = special.softmax(z, axis=-1) - _target_rows(target, z)
+    if reduce:
+        nb = _ndim(t) - _ndim(z)
+        return cnp.sum(p * t, axis=tuple(range(nb, _ndim(t)))) / divisor
     return cnp.sum(p * t, axis=-1)
 
 
@@ -150,12 +159,17 @@ defvjp(_ce_p, _ce_vjp)
 defjvp(_ce_p, _ce_jvp)
 
 
-def softmax_cross_entropy(logits, target):
-    """Per-row cross-entropy ``logsumexp(z) - Σ_k t_k z_k`` of logits ``(..., K)``.
+def softmax_cross_entropy(logits, target, reduction="none"):
+    """Cross-entropy ``logsumexp(z) - Σ_k t_k z_k`` per row of logits ``(..., K)``.
 
     ``target`` is integer labels ``(...)`` (then ``-log softmax(z)[label]``) or distributions
     ``(..., K)`` whose rows sum to 1 (one-hot or soft); it is a constant, not differentiated.
+    ``reduction="mean"`` or ``"sum"`` returns the rows' mean or sum from the same primitive,
+    which saves the reduction's own nodes and passes.
     """
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"softmax_cross_entropy: reduction must be 'none', 'mean' or 'sum', "
+                         f"got {reduction!r}")
     target = np.asarray(_primal(target))
     zs = _shape(logits)
     if target.shape != zs[:-1] and target.shape != zs:
@@ -163,4 +177,5 @@ def softmax_cross_entropy(logits, target):
                          f"labels shape {zs[:-1]} nor the logits shape {zs}")
     if target.shape == zs:                       # distributions take the logits' dtype
         target = target.astype(np.result_type(_primal(logits)), copy=False)
-    return _ce_p(logits, target)
+    rows = math.prod(zs[:-1])
+    return _ce_p(logits, target, reduction != "none", rows if reduction == "mean" else 1)

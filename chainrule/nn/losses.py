@@ -194,8 +194,8 @@ def cross_entropy(logits, target, reduction="mean"):
     _check_reduction(name, reduction)
     pv = _check_prediction(name, logits)
     n, k = _scores_2d(name, logits, "logits")
-    if np.ndim(_primal(target)) == 1:
-        per = softmax_cross_entropy(logits, _labels(name, target, n, k))
+    if np.ndim(_primal(target)) == 1:             # one fused primitive, reduction included
+        return softmax_cross_entropy(logits, _labels(name, target, n, k), reduction)
     else:
         log_p = special.log_softmax(logits, axis=-1)
         t = _float_like(target, pv)
