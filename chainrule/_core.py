@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -40,7 +41,7 @@ _levels = itertools.count(1)      # level 0 is the object API's trace
 class Primitive:
     """A differentiable function: forward implementation and one VJP/JVP rule per argument."""
 
-    __slots__ = ("name", "impl", "vjps", "jvps", "broadcasts", "multiple", "linear",
+    __slots__ = ("name", "impl", "vjps", "jvps", "broadcasts", "multiple", "view",
                  "__weakref__")
 
     def __init__(self, name, impl, broadcasts=False, multiple=False):
@@ -50,6 +51,7 @@ class Primitive:
         self.jvps = {}
         self.broadcasts = broadcasts
         self.multiple = multiple
+        self.view = False             # the output may share memory with the first input
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -118,7 +120,11 @@ def deflinear(fn, argnums=(0,)):
 
 # --------------------------------------------------------------------------- grad mode
 
-_grad_enabled = [True]
+class _GradMode(threading.local):
+    enabled = True                # per thread, as in PyTorch
+
+
+_grad_mode = _GradMode()
 
 
 class no_grad:
@@ -126,12 +132,15 @@ class no_grad:
 
     _state = False
 
+    def __init__(self):
+        self._prev = []           # a stack, so one instance can be entered again while active
+
     def __enter__(self):
-        self._prev = _grad_enabled[0]
-        _grad_enabled[0] = self._state
+        self._prev.append(_grad_mode.enabled)
+        _grad_mode.enabled = self._state
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self._prev
+        _grad_mode.enabled = self._prev.pop()
 
     def __call__(self, func):
         def wrapper(*args, **kwargs):
@@ -149,7 +158,7 @@ class enable_grad(no_grad):
 
 
 def is_grad_enabled():
-    return _grad_enabled[0]
+    return _grad_mode.enabled
 
 
 # --------------------------------------------------------------------------- traces
@@ -178,11 +187,12 @@ _FREED = _Freed()
 
 
 class ReverseTrace:
-    __slots__ = ("level",)
+    __slots__ = ("level", "alive")
     mode = "rev"
 
     def __init__(self, level=None):
         self.level = next(_levels) if level is None else level
+        self.alive = True
 
     def leaf(self, value):
         node = Node(None, None, None, value, ())
@@ -200,11 +210,13 @@ class ReverseTrace:
                     v = vals[i] = a._value
                     parents.append((i, a._node))
                     if saved is not None:
-                        saved.append((a, a._version))
+                        saved.append((a, version_of(a)))
                     if not outer and isinstance(v, Tensor):
                         outer = True
                 elif trace is None:
                     vals[i] = a._value
+                    if saved is not None:
+                        saved.append((a, version_of(a)))
                 else:
                     outer = True
         ans = fn(*vals, **kw) if outer else prim.impl(*vals, **kw)
@@ -216,12 +228,13 @@ class ReverseTrace:
 
 
 class ForwardTrace:
-    __slots__ = ("level", "nbatch")
+    __slots__ = ("level", "nbatch", "alive")
     mode = "fwd"
 
     def __init__(self, nbatch=0):
         self.level = next(_levels)
         self.nbatch = nbatch          # leading batch dimensions of every tangent
+        self.alive = True
 
     def process(self, prim, fn, args, kw):
         vals = list(args)
@@ -300,13 +313,26 @@ def _bind(prim, fn, args, kw):
             trace = a._trace
             if trace is not None and trace.level > level:
                 top, level = trace, trace.level
-    if top is None or (level == 0 and not _grad_enabled[0]):
+    if top is None or (level == 0 and not _grad_mode.enabled):
         vals = [a._value if isinstance(a, Tensor) else a for a in args]
         ans = prim.impl(*vals, **kw)
         if prim.multiple:
-            return tuple(Tensor._make(v, None, None, None) for v in ans)
-        return Tensor._make(ans, None, None, None)
+            return tuple(Tensor._make(_as_array(v), None, None, None) for v in ans)
+        out = Tensor._make(_as_array(ans), None, None, None)
+        if prim.view and isinstance(args[0], Tensor):
+            out._version = version_cell(args[0])  # a view shares its base's version counter
+        return out
+    if not top.alive:
+        raise RuntimeError(
+            f"{prim.name}: a value traced by a transform that has already returned was used "
+            "afterwards (it escaped through a global, a closure or an aux output); return it "
+            "from the transformed function instead")
     return top.process(prim, fn, args, kw)
+
+
+def _as_array(v):
+    """NumPy returns scalars for 0-d results; a Tensor holds a 0-d array instead."""
+    return np.asarray(v) if isinstance(v, np.generic) else v
 
 
 # --------------------------------------------------------------------------- reverse walk
@@ -422,11 +448,29 @@ def _fill_ct(g, ans):
 
 def _check_versions(node):
     for tensor, version in node.saved:
-        if tensor._version != version:
+        now = version_of(tensor)
+        if now != version:
             raise RuntimeError(
                 f"an array that {node.prim.name} saved for the backward pass was modified in "
                 f"place afterwards (a tensor of shape {tensor.shape}, version {version} when "
-                f"recorded, {tensor._version} now); use an out-of-place operation instead")
+                f"recorded, {now} now); use an out-of-place operation instead")
+
+
+def version_of(t):
+    """How many in-place changes ``t``'s memory has seen (views and detached copies share it)."""
+    cell = t._version
+    return 0 if cell is None else cell[0]
+
+
+def version_cell(t):
+    """``t``'s version counter, created on first need so most Tensors never allocate one."""
+    if t._version is None:
+        t._version = [0]
+    return t._version
+
+
+def bump_version(t):
+    version_cell(t)[0] += 1
 
 
 # --------------------------------------------------------------------------- shapes
@@ -509,7 +553,7 @@ class Tensor:
         t._node = node
         t._tangent = tangent
         t.grad = None
-        t._version = 0
+        t._version = None             # see version_cell: shared by views and detached copies
         return t
 
     # ---- object API
@@ -558,16 +602,31 @@ class Tensor:
                 raise ValueError(
                     f"backward(): grad has shape {_shape(grad)} but the tensor has shape {self.shape}")
         leaves = backward_pass([self._node], [grad], retain_graph)
+        seen = {id(grad)}
         for node, g in leaves.items():
             ref = node.leaf
             leaf = ref() if ref is not None else None
             if leaf is None:
                 continue
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            if leaf.grad is not None:
+                leaf.grad = leaf.grad + g
+                continue
+            # the first gradient is the leaf's own writable array: not the seed, not a
+            # broadcast view, not an array another leaf got too (rules may pass g through)
+            if (type(g) is not np.ndarray or id(g) in seen or not g.flags.writeable
+                    or not g.flags.owndata or g.dtype != leaf._value.dtype):
+                g = np.array(g, dtype=leaf._value.dtype)
+            seen.add(id(g))
+            leaf.grad = g
 
     def detach(self):
-        """The same values, cut from the graph (a constant Tensor)."""
-        return Tensor._make(_primal(self), None, None, None)
+        """The same values (the same memory), cut from the graph: a constant Tensor.
+
+        It shares the version counter, so an in-place change through it is still caught by a
+        backward pass that needs the original values."""
+        out = Tensor._make(_primal(self), None, None, None)
+        out._version = version_cell(self)
+        return out
 
     def numpy(self):
         """The values as a NumPy array (without any derivative information)."""
@@ -580,10 +639,11 @@ class Tensor:
         return np.asarray(_primal(self)).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        _refuse_if_traced(self, "converting to a NumPy array")
         value = np.asarray(_primal(self))
         if dtype is not None:
             value = value.astype(dtype, copy=False)
-        return value
+        return np.array(value, copy=True) if copy else value
 
     def zero_grad(self):
         self.grad = None
@@ -629,9 +689,11 @@ class Tensor:
         return bool(_primal(self))
 
     def __float__(self):
+        _refuse_if_traced(self, "float()")
         return float(_primal(self))
 
     def __int__(self):
+        _refuse_if_traced(self, "int()")
         return int(_primal(self))
 
     def __index__(self):
@@ -659,6 +721,17 @@ class Tensor:
 def _rebuild_tensor(value, requires_grad):
     from . import tensor
     return tensor(value, requires_grad=requires_grad)
+
+
+def _refuse_if_traced(t, what):
+    """Inside a transform, NumPy cannot carry a derivative: say so instead of dropping it."""
+    trace = t._trace
+    if trace is not None and trace is not _GLOBAL:
+        raise TypeError(
+            f"{what} of a value traced by chainrule.{'jvp' if trace.mode == 'fwd' else 'grad'} (or "
+            "another transform) would silently drop its derivative. Use chainrule.numpy (import "
+            "chainrule.numpy as cnp) instead of numpy/math inside the function, or take the value "
+            "explicitly with .item(), .tolist() or .numpy() if no derivative should flow")
 
 
 def _primal(x):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import numpy as cnp
-from ._core import _GLOBAL, Tensor, _grad_enabled, _primal
+from ._core import _GLOBAL, Tensor, _grad_mode, _primal, bump_version
 
 __all__ = ["tensor"]
 
@@ -50,8 +50,14 @@ for _op, _fn in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
     _method(f"__{_op}__", (lambda f: lambda self, other: f(_primal(self), _primal(other)))(_fn))
 _method("__eq__", lambda self, other: np.equal(_primal(self), _primal(other)))
 _method("__ne__", lambda self, other: np.not_equal(_primal(self), _primal(other)))
+# piecewise constant: plain results, as the non-differentiable functions of chainrule.numpy
 _method("__floordiv__", lambda self, other: np.floor_divide(_primal(self), _primal(other)))
+_method("__rfloordiv__", lambda self, other: np.floor_divide(_primal(other), _primal(self)))
 _method("__mod__", lambda self, other: np.mod(_primal(self), _primal(other)))
+_method("__rmod__", lambda self, other: np.mod(_primal(other), _primal(self)))
+_method("__divmod__", lambda self, other: np.divmod(_primal(self), _primal(other)))
+_method("__rdivmod__", lambda self, other: np.divmod(_primal(other), _primal(self)))
+_method("__round__", lambda self, ndigits=None: round(_primal(self).item(), ndigits))
 
 
 def _getitem(self, idx):
@@ -62,11 +68,11 @@ def _setitem(self, idx, value):
     """``t[idx] = value``.  On a constant (or under ``no_grad``) it writes in place; on a
     recorded value it records the update and rebinds ``t`` to its result, so arrays that
     earlier operations saved are never overwritten."""
-    traced = self._trace is not None and (self._trace is not _GLOBAL or _grad_enabled[0])
+    traced = self._trace is not None and (self._trace is not _GLOBAL or _grad_mode.enabled)
     value_traced = isinstance(value, Tensor) and value._trace is not None
     if not traced and not value_traced:
-        self._value[idx] = _primal(value)
-        self._version += 1
+        _writable(self, "__setitem__")[idx] = _primal(value)
+        bump_version(self)
         return
     if self._trace is _GLOBAL and self.is_leaf:
         raise RuntimeError(
@@ -80,14 +86,25 @@ Tensor.__getitem__ = _getitem
 Tensor.__setitem__ = _setitem
 
 
+def _writable(t, name):
+    """The Tensor's own array, ready for an in-place write (a 0-d result may be a NumPy scalar)."""
+    if not isinstance(t._value, np.ndarray):
+        t._value = np.array(t._value)
+    if not t._value.flags.writeable:
+        raise ValueError(f"{name}: the tensor's array is read-only (a broadcast view?); copy it first")
+    return t._value
+
+
 def _inplace(name, op):
     def method(self, other):
-        if self._trace is not None and _grad_enabled[0]:
+        trace = self._trace
+        if trace is not None and (trace is not _GLOBAL or _grad_mode.enabled):
             raise RuntimeError(
                 f"{name}: in-place update of a tensor that is recorded for differentiation; "
                 "use it under chainrule.no_grad() (as optimizers do) or write out-of-place")
-        op(self._value, _primal(other), out=self._value)
-        self._version += 1
+        value = _writable(self, name)
+        op(value, _primal(other), out=value)
+        bump_version(self)
         return self
     method.__name__ = name
     method.__doc__ = f"In place, like ``torch.Tensor.{name}`` (bumps the version counter)."
@@ -102,7 +119,8 @@ _inplace("copy_", lambda a, b, out: np.copyto(out, b))
 
 
 def _zero_(self):
-    return self.mul_(0)
+    """Fill with zeros in place (``inf`` and ``nan`` included)."""
+    return self.copy_(0)
 
 
 Tensor.zero_ = _zero_
@@ -122,10 +140,10 @@ _method("view", lambda self, *shape: cnp.reshape(self, _shape_args(shape)))
 _method("transpose", lambda self, *axes: cnp.transpose(self, _shape_args(axes) or None))
 _method("ravel", lambda self, order="C": cnp.ravel(self, order))
 _method("flatten", lambda self, order="C": cnp.ravel(self, order))
-_method("sum", lambda self, axis=None, dtype=None, keepdims=False:
-        cnp.sum(self, axis, dtype, keepdims=keepdims))
-_method("mean", lambda self, axis=None, dtype=None, keepdims=False:
-        cnp.mean(self, axis, dtype, keepdims=keepdims))
+_method("sum", lambda self, axis=None, dtype=None, out=None, keepdims=False:
+        cnp.sum(self, axis, dtype, out, keepdims=keepdims))
+_method("mean", lambda self, axis=None, dtype=None, out=None, keepdims=False:
+        cnp.mean(self, axis, dtype, out, keepdims=keepdims))
 _method("dot", lambda self, other: cnp.dot(self, other))
 _method("astype", lambda self, dtype, copy=True: cnp.astype(self, dtype))
 _method("copy", lambda self: cnp.positive(self))
@@ -163,3 +181,43 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 Tensor.__array_ufunc__ = _array_ufunc
+
+
+def _array_function(self, func, types, args, kwargs):
+    """Let ``numpy.dot(a, t)``, ``numpy.concatenate([t, u])``, ``numpy.linalg.norm(t)`` ... run
+    chainrule's function of the same name, so that derivatives are not silently lost."""
+    module = func.__module__ or ""
+    space = cnp.linalg if module.endswith("linalg") else cnp
+    fn = getattr(space, func.__name__, None)
+    if fn is None or fn is func:
+        traced = [a for a in _tensors(args) if a._trace is not None]
+        if traced:
+            raise TypeError(
+                f"numpy.{func.__name__} is not differentiable in chainrule; on traced values use "
+                "the functions of chainrule.numpy (see its list in the README)")
+        return func(*_strip(args), **_strip(kwargs))
+    return fn(*args, **kwargs)
+
+
+def _tensors(obj):
+    if isinstance(obj, Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tensors(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o)
+
+
+def _strip(obj):
+    if isinstance(obj, Tensor):
+        return _primal(obj)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_strip(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items()}
+    return obj
+
+
+Tensor.__array_function__ = _array_function

@@ -44,9 +44,11 @@ def _as_input(x, what):
         raise TypeError(f"{what}: cannot differentiate with respect to an integer argument "
                         f"({x!r}); pass a float such as {float(x)!r}")
     arr = np.asarray(x)
-    if not np.issubdtype(arr.dtype, np.inexact):
+    if arr.dtype.kind != "f":
+        kind = "complex numbers are not supported" if arr.dtype.kind == "c" else \
+            "convert it to a floating-point dtype first"
         raise TypeError(f"{what}: cannot differentiate with respect to an argument of dtype "
-                        f"{arr.dtype}; convert it to a floating-point dtype first")
+                        f"{arr.dtype}; {kind}")
     return arr
 
 
@@ -57,19 +59,24 @@ def _argnums(argnums, nargs, name):
         if not -nargs <= a < nargs:
             raise ValueError(f"{name}: argnums={argnums} but the function was called with "
                              f"{nargs} positional argument(s)")
-    return tuple(a % nargs for a in nums), single
+    nums = tuple(a % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{name}: argnums={argnums} names the same argument twice")
+    return nums, single
 
 
-def _split(f, args, argnums, name):
-    """``f`` as a function of the differentiated arguments only (as one tuple)."""
+def _split(f, args, argnums, name, kwargs=None):
+    """``f`` as a function of the differentiated arguments only (as one tuple); keyword
+    arguments are passed through and not differentiated, as in JAX."""
     nums, single = _argnums(argnums, len(args), name)
     args = list(args)
+    kwargs = kwargs or {}
 
     def g(*diff):
         full = list(args)
         for k, v in zip(nums, diff):
             full[k] = v
-        return f(*full)
+        return f(*full, **kwargs)
 
     g.__name__ = _fname(f)
     # checked here, where the position of each argument in the user's call is known
@@ -116,35 +123,60 @@ def _vjp(f, primals, name, has_aux=False):
     flat = [_as_input(x, f"{name} of {_fname(f)}, argument {k}")
             for x, k in zip(flat, _positions(primals))]
     leaves = [trace.leaf(x) for x in flat]
-    out = f(*tree_unflatten(tdef, leaves))
+    leaf_nodes = [t._node for t in leaves]      # before f: assignments inside f rebind leaves
+    try:
+        out = f(*tree_unflatten(tdef, leaves))
+    finally:
+        trace.alive = False
     aux = None
     if has_aux:
         out, aux = _split_aux(out, name)
     oflat, otdef = tree_flatten(out)
+    _check_outputs(oflat, f, name)
     pairs = [_unbox(o, trace) for o in oflat]
     values = [v for v, _ in pairs]
     nodes = [n for _, n in pairs]
-    leaf_nodes = [t._node for t in leaves]
 
     def vjp_fn(ct):
         cflat, ctdef = tree_flatten(ct)
         if len(cflat) != len(values):
             raise ValueError(f"vjp of {_fname(f)}: the cotangent has {len(cflat)} leaves but "
                              f"the output has {len(values)}")
-        batch = ()
+        batch = None
         for c, v in zip(cflat, values):
             cs, vs = _shape(c), _shape(v)
-            if cs[len(cs) - len(vs):] != vs:
+            if len(cs) < len(vs) or cs[len(cs) - len(vs):] != vs:
                 raise ValueError(f"vjp of {_fname(f)}: cotangent of shape {cs} does not match "
                                  f"the output's shape {vs}")
-            batch = cs[:len(cs) - len(vs)]
+            lead = cs[:len(cs) - len(vs)]
+            if batch is not None and lead != batch:
+                raise ValueError(f"vjp of {_fname(f)}: the cotangents' leading (batch) axes "
+                                 f"differ: {batch} and {lead}")
+            batch = lead
         grads = backward_pass(nodes, cflat, retain_graph=True)
         res = [grads.get(n) for n in leaf_nodes]
-        res = [_zeros(batch, x) if r is None else r for r, x in zip(res, flat)]
+        res = [_zeros(batch or (), x) if r is None else _like(r, x) for r, x in zip(res, flat)]
         return tree_unflatten(tdef, res)
 
     result = tree_unflatten(otdef, values)
     return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def _check_outputs(leaves, f, name):
+    for o in leaves:
+        if not isinstance(o, (Tensor, np.ndarray, np.generic, float, int)):
+            raise TypeError(f"{name} of {_fname(f)}: the function returned a {type(o).__name__}; "
+                            "outputs must be arrays, numbers or tuples/lists/dicts of them")
+
+
+def _like(d, x):
+    """A derivative in its input's dtype: float32 in gives float32 out (NumPy's promotion by a
+    float64 constant or cotangent inside the function does not leak into the result)."""
+    dt = _dtype(x)
+    if _dtype(d) == dt or not np.issubdtype(dt, np.floating):
+        return d
+    from . import numpy as cnp
+    return cnp.astype(d, dt)
 
 
 def _split_aux(out, name):
@@ -166,10 +198,13 @@ def value_and_grad(f, argnums=0, has_aux=False):
     """``f``'s value and its gradient(s) with respect to ``argnums``; ``f`` must be scalar."""
 
     @functools.wraps(f)
-    def value_and_grad_f(*args):
-        g, diff, single = _split(f, args, argnums, "grad")
+    def value_and_grad_f(*args, **kwargs):
+        g, diff, single = _split(f, args, argnums, "grad", kwargs)
         res = _vjp(g, diff, "grad", has_aux)
         out, fn = res[0], res[1]
+        if isinstance(out, (tuple, list, dict)) or out is None:
+            raise TypeError(f"grad of {_fname(f)}: the function must return a scalar, got a "
+                            f"{type(out).__name__}; use jacobian() or vjp() for other outputs")
         if _shape(out) != ():
             raise TypeError(f"grad of {_fname(f)}: the function must return a scalar, got shape "
                             f"{_shape(out)}; use jacobian() or vjp() for non-scalar outputs")
@@ -192,8 +227,8 @@ def grad(f, argnums=0, has_aux=False):
     vg = value_and_grad(f, argnums, has_aux)
 
     @functools.wraps(f)
-    def grad_f(*args):
-        (out, g) = vg(*args)
+    def grad_f(*args, **kwargs):
+        (out, g) = vg(*args, **kwargs)
         return (g, out[1]) if has_aux else g
 
     return grad_f
@@ -225,14 +260,18 @@ def _jvp(f, primals, tangents, nbatch):
         else:
             tt = np.asarray(t, dtype=_dtype(x))
         boxes.append(Tensor._make(x, trace, None, tt))
-    out = f(*tree_unflatten(tdef, boxes))
+    try:
+        out = f(*tree_unflatten(tdef, boxes))
+    finally:
+        trace.alive = False
     oflat, otdef = tree_flatten(out)
+    _check_outputs(oflat, f, "jvp")
     batch = _shape(tflat[0])[:nbatch] if tflat else ()
     values, touts = [], []
     for o in oflat:
         if isinstance(o, Tensor) and o._trace is trace:
             values.append(o._value)
-            touts.append(o._tangent)
+            touts.append(_like(o._tangent, o._value))
         else:
             values.append(o)
             touts.append(_zeros(batch, o))
@@ -252,8 +291,8 @@ def jacobian(f, argnums=0, mode="rev", has_aux=False):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
 
     @functools.wraps(f)
-    def jacobian_f(*args):
-        g, diff, single = _split(f, args, argnums, "jacobian")
+    def jacobian_f(*args, **kwargs):
+        g, diff, single = _split(f, args, argnums, "jacobian", kwargs)
         if mode == "rev":
             res = _jac_rev(g, diff, has_aux)
         else:
@@ -291,11 +330,11 @@ def _basis(leaves):
     cotangents (reverse mode) or tangents (forward mode) that yields a whole Jacobian."""
     sizes = [math.prod(_shape(v)) for v in leaves]
     total = sum(sizes)
-    dtype = np.result_type(*[_dtype(v) for v in leaves]) if leaves else np.float64
-    eye = np.eye(total, dtype=dtype)
     parts, start = [], 0
     for v, n in zip(leaves, sizes):
-        parts.append(eye[:, start:start + n].reshape((total,) + _shape(v)))
+        part = np.zeros((total, n), dtype=_dtype(v))     # each leaf's part in its own dtype
+        part[start:start + n] = np.eye(n, dtype=part.dtype)
+        parts.append(part.reshape((total,) + _shape(v)))
         start += n
     return sizes, parts
 
@@ -374,17 +413,22 @@ def jacobian_matrix(f, argnums=0, order="C", mode="rev"):
     from . import numpy as cnp
 
     @functools.wraps(f)
-    def jacobian_matrix_f(*args):
-        out = f(*args)
-        if isinstance(out, (tuple, list, dict)):
-            raise TypeError("jacobian_matrix: the function must return a single array")
-        oshape = _shape(out)
-        jac = jac_f(*args)
-        blocks = (jac,) if single else tuple(jac)
+    def jacobian_matrix_f(*args, **kwargs):
         nums = (argnums,) if single else tuple(argnums)
+        for k in nums:
+            if isinstance(args[k], (tuple, list, dict)):
+                raise TypeError(f"jacobian_matrix: argument {k} is a {type(args[k]).__name__}; it "
+                                "strings up single arrays only (use jacobian for pytrees)")
+        jac = jac_f(*args, **kwargs)
+        if isinstance(jac, (tuple, list, dict)) and single:
+            raise TypeError("jacobian_matrix: the function must return a single array")
+        blocks = (jac,) if single else tuple(jac)
         cols = []
         for b, k in zip(blocks, nums):
+            if isinstance(b, (tuple, list, dict)):
+                raise TypeError("jacobian_matrix: the function must return a single array")
             ishape = _shape(args[k])
+            oshape = _shape(b)[:len(_shape(b)) - len(ishape)]     # J is out.shape + in.shape
             if order == "F":
                 no, ni = len(oshape), len(ishape)
                 perm = tuple(range(no))[::-1] + tuple(range(no, no + ni))[::-1]

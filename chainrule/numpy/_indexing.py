@@ -82,6 +82,7 @@ def _getitem_jvp(t, ans, x, idx):
 
 
 getitem_p = primitive(_getitem, name="getitem")
+getitem_p.prim.view = True
 defvjp(getitem_p, _getitem_vjp)
 defjvp(getitem_p, _getitem_jvp)
 

@@ -54,6 +54,7 @@ def _reshape(x, shape):
 
 
 _reshape_p = primitive(_reshape, name="reshape")
+_reshape_p.prim.view = True
 defvjp(_reshape_p, lambda g, ans, x, shape: _reshape_p(g, _shape(g)[:_nb(g, ans)] + _shape(x)))
 defjvp(_reshape_p, lambda t, ans, x, shape: _reshape_p(t, _shape(t)[:_nb(t, x)] + _shape(ans)))
 
@@ -99,6 +100,7 @@ def _broadcast_to(x, shape):
 
 
 _broadcast_p = primitive(_broadcast_to, name="broadcast_to", broadcasts=True)
+_broadcast_p.prim.view = True
 defvjp(_broadcast_p, lambda g, ans, x, shape: g)
 # t is x's tangent as given (unbatched) or, with batch axes, already aligned to len(shape) axes
 defjvp(_broadcast_p, lambda t, ans, x, shape: _broadcast_p(
@@ -126,6 +128,7 @@ def _batched_perm(nb, perm):
 
 
 _transpose_p = primitive(_transpose, name="transpose")
+_transpose_p.prim.view = True
 defvjp(_transpose_p, lambda g, ans, x, axes: _transpose_p(
     g, _batched_perm(_nb(g, ans), tuple(np.argsort(axes)))))
 defjvp(_transpose_p, lambda t, ans, x, axes: _transpose_p(t, _batched_perm(_nb(t, x), axes)))
