@@ -7,7 +7,8 @@ For a random direction ``v`` in input space and ``u`` in output space:
 
 For ``order > 1`` the same check runs on the derivative maps themselves (``x ↦ jvp`` and
 ``x ↦ vjp``), which are functions built from the engine's rules, so every rule's own
-derivative is checked too.
+derivative is checked too.  At every order the batched path (two tangents or cotangents
+pushed through at once, as ``jacobian`` does) must agree with one direction at a time.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import _primal
-from ._tree import tree_flatten, tree_unflatten
-from .transforms import jvp, vjp
+from ._tree import tree_flatten, tree_map, tree_unflatten
+from .transforms import _jvp, jvp, vjp
 
 __all__ = ["gradcheck", "GradcheckError"]
 
@@ -40,7 +41,11 @@ def gradcheck(f, *args, argnums=0, modes=("fwd", "rev"), order=2, eps=None, rtol
     if order < 1:
         raise ValueError(f"gradcheck: order must be at least 1, got {order}")
     nums = (argnums,) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
-    args = [np.asarray(_primal(a), dtype=np.float64) if k in nums else a
+    nums = tuple(int(k) % len(args) if -len(args) <= k < len(args) else k for k in nums)
+    for k in nums:
+        if not 0 <= k < len(args):
+            raise ValueError(f"gradcheck: argnums={argnums} but {len(args)} argument(s) were given")
+    args = [tree_map(lambda v: np.asarray(_primal(v), dtype=np.float64), a) if k in nums else a
             for k, a in enumerate(args)]
     eps = 1e-6 if eps is None else eps
     rtol = 1e-5 if rtol is None else rtol
@@ -90,16 +95,26 @@ def _check(f, primals, modes, order, eps, rtol, atol, rng, name, level):
     lm, _ = _flat_float(minus)
     fd = [(p - m) / (2 * eps) for p, m in zip(lp, lm)]
     fd_u = sum(float(np.sum(a * b)) for a, b in zip(fd, _flat_float(u)[0]))
+    v2, u2 = _random_like(primals, rng), _random_like(out, rng)
     for mode in modes:
         if mode == "fwd":
             _, t = jvp(f, primals, v)
             got = _flat_float(t)[0]
             for g, e in zip(got, fd):
                 _compare(g, e, rtol, atol, name, mode, level)
+            # the batched path (how whole Jacobians are computed) agrees with one at a time
+            _, tb = _jvp(f, primals, _stack(v, v2), 1)
+            for single, batch in ((t, 0), (jvp(f, primals, v2)[1], 1)):
+                for g, e in zip(_flat_float(tb)[0], _flat_float(single)[0]):
+                    _compare(g[batch], e, rtol, atol, name, "batched fwd", level)
         else:
             _, fn = vjp(f, *primals)
             ct = fn(u)
             _compare(np.asarray(_dot(ct, v)), np.asarray(fd_u), rtol, atol, name, mode, level)
+            cb = fn(_stack(u, u2))
+            for single, batch in ((ct, 0), (fn(u2), 1)):
+                for g, e in zip(_flat_float(cb)[0], _flat_float(single)[0]):
+                    _compare(g[batch], e, rtol, atol, name, "batched rev", level)
     if level < order:
         for mode in modes:
             if mode == "fwd":
@@ -110,6 +125,13 @@ def _check(f, primals, modes, order, eps, rtol, atol, rng, name, level):
                     return vjp(f, *x)[1](_u)
             deriv.__name__ = f"{mode}-derivative of {name}"
             _check(deriv, primals, modes, order, eps, rtol, atol, rng, name, level + 1)
+
+
+def _stack(a, b):
+    """Two pytrees of the same structure as one, with a leading batch axis of 2."""
+    la, tdef = tree_flatten(a)
+    lb, _ = tree_flatten(b)
+    return tree_unflatten(tdef, [np.stack([x, y]) for x, y in zip(la, lb)])
 
 
 def _compare(got, expected, rtol, atol, name, mode, level):
@@ -123,9 +145,11 @@ def _compare(got, expected, rtol, atol, name, mode, level):
     if not np.all(err <= tol) or not np.array_equal(np.isfinite(got), np.isfinite(expected)):
         worst = float(np.nanmax(err)) if err.size else 0.0
         limit = float(np.max(tol)) if tol.size else atol
+        reference = ("the same derivative taken one direction at a time" if mode.startswith("batched")
+                     else "central finite differences")
         raise GradcheckError(
-            f"gradcheck of {name}: {mode}-mode derivative of order {level} differs from central "
-            f"finite differences by up to {worst:.3g} (tolerance {limit:.3g});"
+            f"gradcheck of {name}: {mode}-mode derivative of order {level} differs from "
+            f"{reference} by up to {worst:.3g} (tolerance {limit:.3g});"
             f"\n engine: {np.array2string(got.ravel()[:6], precision=6)}"
-            f"\n finite differences: {np.array2string(expected.ravel()[:6], precision=6)}")
+            f"\n reference: {np.array2string(expected.ravel()[:6], precision=6)}")
 

@@ -116,7 +116,11 @@ defjvp(scatter_add, lambda t, ans, c, idx, shape: scatter_add(t, idx, shape))
 
 def getitem(x, idx):
     """``x[idx]`` for ints, slices, Ellipsis, None, integer arrays and boolean masks."""
-    return getitem_p(x, normalize_index(idx, _ndim(x)))
+    idx = normalize_index(idx, _ndim(x))
+    try:
+        return getitem_p(x, idx)
+    except IndexError as e:
+        raise IndexError(f"getitem: {e} (array of shape {_shape(x)})") from None
 
 
 def _index_update(x, idx, v):

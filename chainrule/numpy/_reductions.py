@@ -380,7 +380,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None, **kwargs):
-    """``numpy.std``: the square root of ``var`` (its gradient is infinite where var is 0)."""
+    """``numpy.std``: the square root of ``var``; where ``var`` is 0 its gradient is ``nan``
+    (0 · ∞, as in JAX)."""
     return sqrt(_var("std", a, axis, dtype, out, ddof, keepdims, correction, kwargs))
 
 

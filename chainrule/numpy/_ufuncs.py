@@ -30,9 +30,9 @@ def elementwise(name, impl, *rules, broadcasts=None):
     nargs = len(rules)
     fn = primitive(impl, name=name, broadcasts=nargs > 1 if broadcasts is None else broadcasts)
     prim = fn.prim
-    if prim.broadcasts:
-        # only the traced path runs ``prim.impl``; plain arrays keep NumPy's own call and error
-        prim.impl = _naming_shapes(name, impl)
+    # only the traced path runs ``prim.impl``; plain arrays keep NumPy's own call, keywords
+    # (out=, dtype=, where=) and errors
+    prim.impl = _traced_impl(name, impl)
     for i, rule in enumerate(rules):
         if rule is not None:
             prim.vjps[i] = rule
@@ -40,11 +40,15 @@ def elementwise(name, impl, *rules, broadcasts=None):
     return fn
 
 
-def _naming_shapes(name, impl):
-    """``impl``, with a broadcasting failure reported as ``name: ... shapes (2,) and (3,)``."""
+def _traced_impl(name, impl):
+    """``impl`` for traced values: keyword arguments refused (the rules do not know them), a
+    broadcasting failure reported as ``name: ... shapes (2,) and (3,)``."""
     def checked(*args, **kw):
+        if kw:
+            raise TypeError(f"{name}: keyword arguments ({', '.join(kw)}) are not supported on "
+                            "traced values; cast with astype() or select with where() instead")
         try:
-            return impl(*args, **kw)
+            return impl(*args)
         except ValueError:
             shapes = [np.shape(a) for a in args if a is not None]
             try:
@@ -90,12 +94,17 @@ positive = elementwise("positive", np.positive, lambda g, ans, x: g)
 
 
 def _pow_dx(g, ans, x, y):
-    # ∂xʸ/∂x = y·xʸ⁻¹
+    # ∂xʸ/∂x = y·xʸ⁻¹, and 0 for y = 0 (x⁰ = 1 is constant, also at x = 0, where 0·0⁻¹ is nan)
+    zero = (_const(y) == 0) & (_const(x) == 0)
+    if np.any(zero):
+        return g * y * power(x, where(zero, 1, y - 1))
     return g * y * power(x, y - 1)
 
 
 def _pow_dy(g, ans, x, y):
     # ∂xʸ/∂y = xʸ·log x  (0 where x = 0: the limit for y > 0)
+    if not isinstance(x, Tensor):                # a constant base takes the result's dtype
+        x = np.asarray(x, dtype=_dtype(ans))
     safe = where(_const(x) == 0, 1, x)
     return g * ans * log(safe)
 
