@@ -1,0 +1,230 @@
+"""The engine never silently drops or corrupts a derivative: each test here is a way users
+lost gradients in other libraries (or in ours, before these were fixed)."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.extend import defjvp, defvjp, primitive
+
+x3 = np.array([1.0, 2.0, 3.0])
+
+
+# ---- values assigned or modified inside a transform
+
+def test_assigning_into_the_input_inside_grad_keeps_the_other_entries_gradient():
+    def f(x):
+        x[0] = 0.0
+        return cnp.sum(x * x)
+    np.testing.assert_array_equal(cr.grad(f)(x3), [0.0, 4.0, 6.0])
+    np.testing.assert_array_equal(cr.jacobian(f, mode="fwd")(x3), [0.0, 4.0, 6.0])
+
+
+def test_in_place_update_of_a_traced_input_is_refused_even_under_no_grad():
+    def f(x):
+        with cr.no_grad():
+            x.add_(100.0)
+        return cnp.sum(x)
+    with pytest.raises(RuntimeError, match="add_: in-place update"):
+        cr.grad(f)(x3.copy())
+
+
+# ---- NumPy and math on traced values
+
+def test_numpy_functions_on_traced_values_run_chainrules_versions():
+    a = np.array([2.0, 3.0, 4.0])
+    np.testing.assert_allclose(cr.grad(lambda x: np.dot(a, x))(np.ones(3)), a)
+    np.testing.assert_allclose(cr.grad(lambda x: cnp.sum(np.concatenate([x, x])))(np.ones(3)), 2)
+    np.testing.assert_allclose(cr.grad(lambda x: np.linalg.norm(x))(np.ones(3)), 1 / math.sqrt(3))
+    np.testing.assert_allclose(cr.grad(lambda x: np.sum(x * x))(x3), 2 * x3)
+
+
+def test_converting_a_traced_value_to_a_float_or_an_array_refuses_instead_of_dropping_it():
+    with pytest.raises(TypeError, match="float\\(\\) of a value traced"):
+        cr.grad(lambda x: math.exp(x))(1.0)
+    with pytest.raises(TypeError, match="converting to a NumPy array"):
+        cr.grad(lambda x: cnp.sum(np.asarray(x)))(x3)
+    with pytest.raises(TypeError, match="not differentiable in chainrule"):
+        cr.grad(lambda x: cnp.sum(np.fft.fft(x).real))(x3)
+
+
+def test_explicit_escapes_item_and_numpy_still_work_inside_a_transform():
+    assert cr.grad(lambda x: x * x.item())(2.0) == 2.0
+
+
+def test_keyword_arguments_of_ufuncs_are_refused_on_traced_values_but_work_on_arrays():
+    with pytest.raises(TypeError, match="exp: keyword arguments \\(dtype\\)"):
+        cr.grad(lambda x: cnp.sum(cnp.exp(x, dtype=np.float64)))(x3)
+    assert cnp.exp(np.ones(2), dtype=np.float32).dtype == np.float32
+
+
+# ---- in-place changes of arrays a recorded operation saved
+
+def test_in_place_change_of_a_constant_tensor_after_use_makes_backward_raise():
+    w, c = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0])
+    y = (w * c).sum()
+    c.add_(100.0)
+    with pytest.raises(RuntimeError, match="multiply saved for the backward pass was modified"):
+        y.backward()
+
+
+@pytest.mark.parametrize("alias", ["detach", "view"])
+def test_in_place_change_through_a_detached_copy_or_a_view_makes_backward_raise(alias):
+    t = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = (t * t).sum()
+    with cr.no_grad():
+        other = t.detach() if alias == "detach" else t[:2]
+        other.add_(5.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_np_array_with_copy_true_does_not_share_the_tensors_memory():
+    t = cr.tensor([1.0, 2.0, 3.0])
+    a = np.array(t, copy=True)
+    a[0] = 99.0
+    assert t.numpy()[0] == 1.0
+
+
+# ---- traced values that escape their transform
+
+def test_a_traced_value_used_after_its_transform_returned_raises():
+    leak = []
+    cr.grad(lambda x: (leak.append(x), cnp.sum(x * x))[1])(np.ones(3))
+    with pytest.raises(RuntimeError, match="already returned"):
+        cnp.sin(leak[0])
+
+
+# ---- arguments of the transforms
+
+def test_the_same_argument_twice_in_argnums_is_refused():
+    with pytest.raises(ValueError, match="names the same argument twice"):
+        cr.grad(lambda a, b: cnp.sum(a * b), argnums=(0, 0))(x3, x3)
+
+
+def test_keyword_arguments_pass_through_the_transforms_undifferentiated():
+    f = lambda x, scale=1.0: cnp.sum(scale * x * x)
+    np.testing.assert_allclose(cr.grad(f)(x3, scale=2.0), 4 * x3)
+    np.testing.assert_allclose(cr.jacobian(f)(x3, scale=3.0), 6 * x3)
+
+
+def test_complex_arguments_are_refused_with_a_clear_error():
+    with pytest.raises(TypeError, match="complex numbers are not supported"):
+        cr.grad(lambda a: cnp.sum(a * a))(np.array([1 + 1j]))
+
+
+def test_grad_of_a_function_returning_a_list_says_so():
+    with pytest.raises(TypeError, match="got a list"):
+        cr.grad(lambda x: [cnp.sum(x)])(x3)
+
+
+def test_cotangents_with_different_batch_axes_are_refused():
+    _, fn = cr.vjp(lambda a, b: (a * 2, b * 2), np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="batch\\) axes differ"):
+        fn((np.ones((1, 3)), np.ones((4, 3))))
+
+
+def test_jacobian_matrix_of_a_pytree_argument_points_to_jacobian():
+    with pytest.raises(TypeError, match="use jacobian for pytrees"):
+        cr.jacobian_matrix(lambda d: d["a"] * 2)({"a": x3})
+
+
+# ---- dtypes
+
+def test_a_float32_input_gets_float32_derivatives_even_with_float64_constants():
+    x = np.float32([1.0, 2.0])
+    assert cr.grad(lambda v: cnp.sum(2.0 ** v))(x).dtype == np.float32
+    assert cr.grad(lambda v: cnp.sum(v * np.array([1.0, 2.0])))(x).dtype == np.float32
+    assert cr.jvp(lambda v: 2.0 ** v, (x,), (np.ones(2, np.float32),))[1].dtype == np.float32
+
+
+def test_mixed_precision_outputs_get_jacobians_in_their_own_dtype_in_both_modes():
+    f = lambda a, b: (a * 2, b * 2)
+    a, b = np.ones(2, np.float32), np.ones(2)
+    for mode in ("rev", "fwd"):
+        ja, jb = cr.jacobian(f, argnums=(0, 1), mode=mode)(a, b)
+        assert ja[0].dtype == np.float32 and jb[1].dtype == np.float64
+
+
+def test_power_with_exponent_zero_has_derivative_zero_at_zero():
+    assert cr.grad(lambda v: v ** 0)(0.0) == 0.0
+    assert cr.grad(lambda v: v ** 0.0)(0.0) == 0.0
+
+
+# ---- the object API's gradients
+
+def test_grad_is_a_writable_array_of_its_own():
+    t = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    t.sum().backward()
+    t.grad[0] = 5.0                                   # a broadcast view would refuse this
+    seed = np.ones(3)
+    u = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (u + 0).backward(seed)
+    assert u.grad is not seed
+    a, b = cr.tensor([1.0], requires_grad=True), cr.tensor([2.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad
+
+
+def test_zero_fills_with_zeros_even_over_inf_and_nan():
+    z = cr.tensor([np.inf, np.nan, 1.0])
+    z.zero_()
+    np.testing.assert_array_equal(z.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_in_place_ops_work_on_zero_dimensional_results():
+    s = cnp.sum(cr.tensor([1.0, 2.0]))
+    s.add_(1.0)
+    assert s.item() == 4.0
+
+
+def test_python_operators_floordiv_mod_divmod_round_work_on_tensors():
+    t = cr.tensor([5.0, 7.0])
+    np.testing.assert_array_equal(2 // t, [0, 0])
+    np.testing.assert_array_equal(t % 2, [1, 1])
+    np.testing.assert_array_equal(divmod(t, 2)[0], [2, 3])
+    assert round(t[0]) == 5
+
+
+# ---- grad mode
+
+def test_no_grad_is_per_thread():
+    seen = []
+    with cr.no_grad():
+        worker = threading.Thread(target=lambda: seen.append(cr.is_grad_enabled()))
+        worker.start()
+        worker.join()
+    assert seen == [True]
+
+
+def test_one_no_grad_instance_can_be_entered_twice():
+    ng = cr.no_grad()
+    with ng:
+        with ng:
+            pass
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+
+# ---- gradcheck checks what jacobian uses
+
+def _rowsum(x):
+    return x.sum(axis=0)
+
+
+def test_gradcheck_catches_a_rule_that_ignores_the_batch_axes():
+    rowsum = primitive(_rowsum, name="rowsum")
+    defvjp(rowsum, lambda g, ans, x: cnp.broadcast_to(cnp.expand_dims(g, -2), g.shape[:-1] + x.shape))
+    defjvp(rowsum, lambda t, ans, x: cnp.sum(t, axis=0))      # wrong: axis 0 is the batch axis
+    with pytest.raises(cr.GradcheckError, match="batched fwd"):
+        cr.gradcheck(lambda x: rowsum(x) ** 2, np.random.default_rng(0).random((3, 4)))
+
+
+def test_gradcheck_takes_pytree_arguments_and_negative_argnums():
+    assert cr.gradcheck(lambda d: cnp.sum(d["a"] * d["b"]), {"a": x3, "b": x3 + 1})
+    assert cr.gradcheck(lambda a, b: cnp.sum(a * b), np.ones(2, np.float32),
+                        np.ones(2, np.float32), argnums=-1)
