@@ -93,31 +93,6 @@ def defjvp(fn, *rules, argnums=None):
             prim.jvps[i] = rule
 
 
-def defrule(fn, *partials):
-    """For broadcasting elementwise primitives: ``partial(ans, *args) = ∂out/∂arg``.
-
-    The VJP multiplies the cotangent by the partial and the JVP the tangent: one formula
-    serves both modes, and ``unbroadcast`` handles the shapes.
-    """
-    prim = fn.prim
-    for i, d in enumerate(partials):
-        if d is None:
-            continue
-        prim.vjps[i] = (lambda d: lambda g, ans, *a, **k: g * d(ans, *a, **k))(d)
-        prim.jvps[i] = (lambda d: lambda t, ans, *a, **k: t * d(ans, *a, **k))(d)
-
-
-def deflinear(fn, argnums=(0,)):
-    """For primitives linear in the given arguments: the JVP is the primitive itself."""
-    prim = fn.prim
-    for i in argnums:
-        def jvp(t, ans, *args, _i=i, **kw):
-            args = list(args)
-            args[_i] = t
-            return fn(*args, **kw)
-        prim.jvps[i] = jvp
-
-
 # --------------------------------------------------------------------------- grad mode
 
 class _GradMode(threading.local):
@@ -395,12 +370,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
                 continue
             if broadcasts:
                 c = unbroadcast(c, vals[i], nb)
-            old = grads.get(parent)
-            if old is None:
-                grads[parent] = c
-                push(heap, (-parent.seq, parent))
-            else:
-                grads[parent] = _add_ct(old, c)
+            _accumulate(grads, heap, push, parent, c)
         if not retain_graph:
             # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;
             # a multi-output primitive keeps its output tuple, which its projections read
