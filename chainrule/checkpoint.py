@@ -59,13 +59,25 @@ def _to_json(what, value):
         raise TypeError(f"save: {what} must be JSON-serialisable: {e}") from e
 
 
-def save(path, model, optimizer=None, **metadata):
+_RESERVED = ("chainrule_version",)      # filled in by save itself
+
+
+def save(path, model, optimizer=None, /, **metadata):
     """Write ``model`` (and ``optimizer``, and ``metadata``) to ``path`` atomically.
 
-    ``metadata`` values must be JSON-serialisable (NumPy scalars and arrays are converted
-    to numbers and lists): epoch, RNG states, options, the architecture, ...
+    ``path``, ``model`` and ``optimizer`` are positional, so any name is free for metadata:
+    ``save(p, model, opt, path="runs/a")`` stores ``path`` as metadata.  ``metadata`` values must
+    be JSON-serialisable (NumPy scalars and arrays are converted to numbers and lists): epoch,
+    RNG states, options, the architecture, ...; ``chainrule_version`` is reserved (``load``
+    reports the writer's version under that name).
     """
     from . import __version__
+    reserved = [k for k in _RESERVED if k in metadata]
+    if reserved:
+        raise ValueError(f"save: metadata name {reserved[0]!r} is reserved (load fills it in); "
+                         "choose another name")
+    if hasattr(metadata.get("optimizer"), "param_groups"):
+        raise TypeError("save: the optimizer is positional: save(path, model, optimizer, **metadata)")
     st = _safetensors()
     path = Path(path)
     tensors = {}
@@ -89,7 +101,7 @@ def _split_optimizer_state(state, tensors):
                 tensors[f"optim.{index}.{name}"] = np.ascontiguousarray(np.asarray(value))
             else:
                 scalars.setdefault(str(index), {})[name] = value
-    return {"param_groups": state["param_groups"], "scalars": scalars,
+    return {"optimizer": state.get("optimizer"), "param_groups": state["param_groups"], "scalars": scalars,
             "indices": [str(i) for i in state["state"]]}
 
 
@@ -99,6 +111,9 @@ def _read(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load: checkpoint {path} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"load: {path} is a directory, not a checkpoint file (a "
+                                "`chainrule train` run keeps its checkpoint in <run>/model.safetensors)")
     data = path.read_bytes()
     try:
         tensors = st.load(data)
@@ -118,22 +133,35 @@ def load(path, model=None, optimizer=None):
     """Read the checkpoint at ``path``; load it into ``model`` and ``optimizer`` when given.
 
     Returns the metadata passed to :func:`save`, plus ``chainrule_version`` (of the writer).
-    Raises ``ValueError`` for a corrupt file, or one whose parameter names or shapes do not
-    match ``model`` (listing each mismatch), and ``KeyError`` when ``optimizer`` is given but
-    the file holds no optimizer state.
+    Raises ``ValueError`` for a corrupt file (naming it), or one whose parameter names or shapes
+    do not match ``model`` (listing each mismatch), or whose optimizer state is another
+    optimizer class's; ``KeyError`` when ``optimizer`` is given but the file holds no optimizer
+    state; ``IsADirectoryError`` for a directory.
     """
     path = Path(path)
     tensors, header = _read(path)
-    metadata = json.loads(header.get("metadata", "{}"))
-    metadata.setdefault("chainrule_version", header.get("chainrule_version"))
+    metadata = _json_field(path, header, "metadata")
+    metadata["chainrule_version"] = header.get("chainrule_version")
     if model is not None:
         _load_model(path, model, tensors)
     if optimizer is not None:
         if "optimizer" not in header:
             raise KeyError(f"load: {path} holds no optimizer state (it was saved without "
                            f"optimizer=); load it without optimizer=")
-        optimizer.load_state_dict(_join_optimizer_state(json.loads(header["optimizer"]), tensors))
+        optimizer.load_state_dict(_join_optimizer_state(_json_field(path, header, "optimizer"), tensors))
     return metadata
+
+
+def _json_field(path, header, field):
+    try:
+        value = json.loads(header.get(field, "{}"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"load: {path} is not a valid checkpoint: its {field} is not valid JSON "
+                         f"({e})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"load: {path} is not a valid checkpoint: its {field} is a "
+                         f"{type(value).__name__}, not a JSON object")
+    return value
 
 
 def _load_model(path, model, tensors):
@@ -163,4 +191,7 @@ def _join_optimizer_state(info, tensors):
         if key.startswith("optim."):
             index, name = key[len("optim."):].split(".", 1)
             state.setdefault(int(index), {})[name] = value
-    return {"state": state, "param_groups": info["param_groups"]}
+    joined = {"state": state, "param_groups": info["param_groups"]}
+    if info.get("optimizer") is not None:          # files from before the class was recorded lack it
+        joined["optimizer"] = info["optimizer"]
+    return joined

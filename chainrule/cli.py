@@ -62,6 +62,16 @@ def _positive_float(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1, got {value}")
+    return value
+
+
 def _hidden_sizes(text):
     if text.strip() == "":
         return ()
@@ -93,6 +103,8 @@ def _parser():
                             "X_test, y_test (or X, y: split 75/25)")
     train.add_argument("--data-dir", help="base directory of the MNIST files (default: "
                                           "$CHAINRULE_DATA, else ~/.cache/chainrule)")
+    train.add_argument("--no-download", action="store_true",
+                       help="never download MNIST files; fail if they are missing")
     train.add_argument("--hidden", type=_hidden_sizes,
                        help="hidden layer widths, e.g. 256,128 (default 128 for digits, 256,128 for MNIST)")
     train.add_argument("--activation", choices=_ACTIVATIONS, default="relu")
@@ -105,7 +117,8 @@ def _parser():
                        help="learning rate (default for adam: 3e-3 on digits, 1e-3 otherwise; 0.05 for sgd)")
     train.add_argument("--epochs", type=_positive_int, help="default 30 for digits, 10 for MNIST")
     train.add_argument("--batch-size", type=_positive_int, help="default 32 for digits, 128 for MNIST")
-    train.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and the split")
+    train.add_argument("--seed", type=_seed, default=0,
+                       help="seeds initialisation, shuffling and the split (0..2**32-1)")
     train.add_argument("--out", help="output directory (default runs/<timestamp>)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -113,12 +126,16 @@ def _parser():
     ev.add_argument("checkpoint")
     ev.add_argument("--data", type=_data_arg, help="dataset (default: the one it was trained on)")
     ev.add_argument("--data-dir")
+    ev.add_argument("--no-download", action="store_true", help="never download MNIST files")
     ev.add_argument("--batch-size", type=_positive_int, default=512)
 
     pr = sub.add_parser("predict", help="predicted labels for the rows of an .npy array")
     pr.add_argument("checkpoint")
-    pr.add_argument("input", help="INPUT.npy: samples, one per row (images are flattened)")
-    pr.add_argument("--output", help="write the labels to this .npy file instead of printing them")
+    pr.add_argument("input", help="INPUT.npy: samples, one per row (images are flattened), with raw values "
+                                  "as the training data stores them (digits 0..16, MNIST 0..255); the "
+                                  "scaling recorded at training is applied")
+    pr.add_argument("--output", help="write the labels (int64, NumPy .npy format) to exactly this file "
+                                     "instead of printing them")
     pr.add_argument("--batch-size", type=_positive_int, default=512)
     from .experiments import add_subcommand
     add_subcommand(sub)
@@ -127,7 +144,14 @@ def _parser():
 
 # --------------------------------------------------------------------------- data
 
-def _load_data(name, data_dir, seed):
+# how the messages of chainrule.data name its options on this command line
+_DATA_WORDS = {"root": "pass --data-dir DIR", "no_download": "--no-download"}
+# the built-in loaders return the stored values divided by these (digits 0..16, IDX images
+# 0..255); the divisor is recorded with the model, and predict applies it to raw input
+_DIVIDE_BY = {"digits": 16.0, "mnist": 255.0, "fashion-mnist": 255.0}
+
+
+def _load_data(name, data_dir, seed, download=True):
     """((X_train, y_train), (X_test, y_test)) with X float32 (n, features), y int64."""
     from . import data
     if name == "digits":
@@ -137,14 +161,23 @@ def _load_data(name, data_dir, seed):
             X, y, test_size=0.25, stratify=y, random_state=seed)
         return (X_train, y_train), (X_test, y_test)
     if name in ("mnist", "fashion-mnist"):
-        loader = data.load_mnist if name == "mnist" else data.load_fashion_mnist
-        return loader(root=data_dir, download=True, flatten=True)
+        return data._load_idx_dataset(name, data_dir, download, True, words=_DATA_WORDS)
     return _load_npz(Path(name), seed)
+
+
+def _magic(path, n):
+    with open(path, "rb") as fh:
+        return fh.read(n)
 
 
 def _load_npz(path, seed):
     if not path.exists():
         raise CommandError(f"data file {path} does not exist")
+    if path.is_dir():
+        raise CommandError(f"data file {path} is a directory")
+    if _magic(path, 4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CommandError(f"{path} is not an .npz archive (write one with numpy.savez(path, X_train=..., "
+                           "y_train=..., X_test=..., y_test=...))")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -152,27 +185,46 @@ def _load_npz(path, seed):
         raise CommandError(f"cannot read {path} as .npz: {e}") from e
     if {"X_train", "y_train", "X_test", "y_test"} <= arrays.keys():
         splits = (arrays["X_train"], arrays["y_train"]), (arrays["X_test"], arrays["y_test"])
+        names = ("X_train", "y_train"), ("X_test", "y_test")
     elif {"X", "y"} <= arrays.keys():
+        if len(arrays["X"]) == 0:
+            raise CommandError(f"{path}: X holds no samples (shape {arrays['X'].shape})")
         from sklearn.model_selection import train_test_split
         X_train, X_test, y_train, y_test = train_test_split(
             arrays["X"], arrays["y"], test_size=0.25, stratify=arrays["y"], random_state=seed)
         splits = (X_train, y_train), (X_test, y_test)
+        names = ("X (75% for training)", "y"), ("X (25% for testing)", "y")
     else:
         raise CommandError(f"{path} must hold arrays X_train, y_train, X_test, y_test (or X, y); "
                            f"it holds {', '.join(sorted(arrays)) or 'nothing'}")
     out = []
-    for X, y in splits:
+    for (X, y), (x_name, y_name) in zip(splits, names, strict=True):
         X = np.asarray(X)
         y = np.asarray(y)
         if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
-            raise CommandError(f"{path}: X must be (n, features...) and y (n,), got {X.shape} and {y.shape}")
+            raise CommandError(f"{path}: {x_name} must be (n, features...) and {y_name} (n,), got {X.shape} "
+                               f"and {y.shape}")
+        if len(X) == 0:
+            raise CommandError(f"{path}: {x_name} holds no samples (shape {X.shape})")
+        if X.dtype.kind not in "biuf":
+            raise CommandError(f"{path}: {x_name} must hold numbers, got dtype {X.dtype}")
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise CommandError(f"{path}: y must hold integer class labels 0..k-1")
+            raise CommandError(f"{path}: {y_name} must hold integer class labels 0..k-1")
         X = X.reshape(len(X), -1).astype(np.float32)
         if not np.all(np.isfinite(X)):
-            raise CommandError(f"{path}: X contains NaN or infinite values")
+            raise CommandError(f"{path}: {x_name} contains NaN or infinite values")
         out.append((X, y.astype(np.int64)))
+    (X_train, _), (X_test, _) = out
+    if X_train.shape[1] != X_test.shape[1]:
+        raise CommandError(f"{path}: the training samples have {X_train.shape[1]} features but the test "
+                           f"samples {X_test.shape[1]} (X_train {splits[0][0].shape}, X_test "
+                           f"{splits[1][0].shape})")
     return tuple(out)
+
+
+def _divide_by(meta):
+    """The divisor the model's training data were scaled by (1 for checkpoints without a record)."""
+    return float(meta.get("preprocessing", {}).get("divide_by", 1.0))
 
 
 # --------------------------------------------------------------------------- model
@@ -222,12 +274,17 @@ def _train(args):
     batch_size = args.batch_size or batch_size
     lr = args.lr or (lr if args.optimizer == "adam" else 0.05)
     out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} exists and is not a directory")
 
-    (X_train, y_train), (X_test, y_test) = _load_data(args.data, args.data_dir, args.seed)
+    (X_train, y_train), (X_test, y_test) = _load_data(args.data, args.data_dir, args.seed,
+                                                      download=not args.no_download)
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     arch = {"sizes": [X_train.shape[1], *hidden, num_classes], "activation": args.activation,
             "dtype": "float32"}
-    options = {"data": args.data, "hidden": list(hidden), "activation": args.activation, "loss": args.loss,
+    # a file is recorded by its absolute path, so that evaluate finds it from any directory
+    data_source = args.data if kind != "file" else str(Path(args.data).resolve())
+    options = {"data": data_source, "hidden": list(hidden), "activation": args.activation, "loss": args.loss,
                "optimizer": args.optimizer, "lr": lr, "epochs": epochs, "batch_size": batch_size,
                "seed": args.seed, "schedule": args.schedule}
     try:
@@ -248,13 +305,16 @@ def _train(args):
     print(f"training {' -> '.join(map(str, arch['sizes']))} {args.activation} MLP on {args.data} "
           f"({len(X_train)} train, {len(X_test)} test samples), {args.optimizer} lr={lr:g} "
           f"({args.schedule}), {epochs} epochs, batch {batch_size}; writing to {out}", flush=True)
-    saver = train.ModelCheckpoint(model_path, metadata={"architecture": arch, "options": options})
+    preprocessing = {"divide_by": _DIVIDE_BY.get(args.data, 1.0)}
+    saver = train.ModelCheckpoint(model_path, metadata={"architecture": arch, "options": options,
+                                                        "preprocessing": preprocessing})
     history = train.fit(model, loss, optimizer, train_loader, epochs, val_loader=test_loader,
                         callbacks=[saver], progress=not args.no_progress, scheduler=scheduler)
     result = train.evaluate(model, loss, test_loader)
     metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"],
                "epochs": len(history), "train_time_s": float(sum(history.time)),
                "history": history.as_dict(), "options": options, "architecture": arch,
+               "preprocessing": preprocessing,
                "note": "val_loss and val_accuracy in the history are measured on the test split"}
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     _plot(history, out / "curves.png", args.data)
@@ -296,7 +356,10 @@ def _evaluate(args):
     model, meta = _restore(args.checkpoint)
     options = meta.get("options", {})
     name = args.data or options.get("data", "digits")
-    _, (X_test, y_test) = _load_data(name, args.data_dir, options.get("seed", 0))
+    _, (X_test, y_test) = _load_data(name, args.data_dir, options.get("seed", 0),
+                                     download=not args.no_download)
+    if name not in _DIVIDE_BY:                    # a file holds raw values: scale them as in training
+        X_test = _scaled(X_test, meta)
     _check_features(model, meta, X_test, name)
     result = train.evaluate(model, _loss_fn(options.get("loss", "cross-entropy")),
                             DataLoader(X_test, y_test, batch_size=args.batch_size))
@@ -312,24 +375,57 @@ def _check_features(model, meta, X, source):
                            f"shape {X.shape}")
 
 
-def _predict_cmd(args):
-    model, meta = _restore(args.checkpoint)
-    path = Path(args.input)
+def _scaled(X, meta):
+    divide_by = _divide_by(meta)
+    return X if divide_by == 1.0 else X / np.float32(divide_by)
+
+
+def _read_samples(path, expected):
+    """The rows of an .npy file as float32 (n, features), or a CommandError saying what is wrong."""
     if not path.exists():
         raise CommandError(f"input file {path} does not exist")
+    if path.is_dir():
+        raise CommandError(f"input file {path} is a directory")
+    head = _magic(path, 6)
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CommandError(f"{path} is an .npz archive; predict reads one array from an .npy file "
+                           "(numpy.save)")
+    if head != b"\x93NUMPY":
+        raise CommandError(f"{path} is not an .npy file (write one with numpy.save)")
     try:
         X = np.load(path, allow_pickle=False)
     except Exception as e:
         raise CommandError(f"cannot read {path} as .npy: {e}") from e
-    expected = meta["architecture"]["sizes"][0]
+    if X.dtype.kind not in "biuf":
+        raise CommandError(f"{path} must hold numbers, got dtype {X.dtype}")
+    if X.ndim == 0:
+        raise CommandError(f"{path} holds a single number, not samples (one per row)")
     if X.ndim == 1 and X.size == expected:
         X = X[None]
-    X = X.reshape(len(X), -1).astype(np.float32) if X.ndim >= 2 else X
+    if len(X) == 0:
+        raise CommandError(f"{path} holds no samples (shape {X.shape})")
+    X = X.reshape(len(X), -1).astype(np.float32) if X.ndim >= 2 else X.astype(np.float32)
+    bad = ~np.isfinite(X).all(axis=-1) if X.ndim == 2 else ~np.isfinite(X)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise CommandError(f"{path} contains NaN or infinite values (rows {rows[:6].tolist()}"
+                           f"{', ...' if len(rows) > 6 else ''})")
+    return X
+
+
+def _predict_cmd(args):
+    model, meta = _restore(args.checkpoint)
+    path = Path(args.input)
+    X = _read_samples(path, meta["architecture"]["sizes"][0])
     _check_features(model, meta, X, str(path))
-    labels = np.argmax(_predict(model, X, args.batch_size), axis=1).astype(np.int64)
+    labels = np.argmax(_predict(model, _scaled(X, meta), args.batch_size), axis=1).astype(np.int64)
     if args.output:
-        np.save(args.output, labels)
-        print(f"wrote {len(labels)} labels to {args.output}")
+        output = Path(args.output)
+        if output.is_dir():
+            raise CommandError(f"--output {output} is a directory; name a file")
+        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, labels)                   # to a handle: no ".npy" appended to the name
+        print(f"wrote {len(labels)} labels to {output}")
     else:
         print("\n".join(map(str, labels)))
     return 0
@@ -353,14 +449,27 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``chainrule predict ... | head``): nothing left to say to it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as e:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         from .train import TrainingDiverged
-        known = (CommandError, TrainingDiverged, FileNotFoundError, ValueError, KeyError, ImportError)
-        message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        known = (CommandError, TrainingDiverged, ValueError, KeyError, ImportError)
+        if isinstance(e, KeyError) and e.args:
+            message = str(e.args[0])
+        elif isinstance(e, OSError) and e.strerror and not isinstance(e, known):
+            # FileExistsError, IsADirectoryError, PermissionError, ...: what and where, no class name
+            message = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+            if e.filename2:
+                message += f" -> {e.filename2}"
+        else:
+            message = str(e)
         message = " ".join(message.split())          # one line, whatever the message
-        if not isinstance(e, known):
+        if not isinstance(e, (*known, OSError)):
             message = f"{type(e).__name__}: {message} (set CHAINRULE_DEBUG=1 for the traceback)"
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -48,6 +48,11 @@ class DataLoader:
     The order is a pure function of the generator's state when a pass begins, so
     ``state_dict()`` taken between passes and ``load_state_dict()`` into a new loader make it
     continue with exactly the orders the first one would have drawn.
+
+    Without shuffling the batches are *views* of the arrays (basic slices, no copy, which keeps
+    a pass cheap): writing into a batch writes into the dataset.  Copy a batch
+    (``xb = xb.copy()``) before modifying it in place.  Shuffled batches are copies (gathered
+    rows).
     """
 
     def __init__(self, *arrays, batch_size, shuffle=False, seed=None, drop_last=False):
@@ -183,8 +188,12 @@ def load_fashion_mnist(root=None, download=True, flatten=False):
     return _load_idx_dataset("fashion-mnist", root, download, flatten)
 
 
-def _load_idx_dataset(name, root, download, flatten):
-    folder = _locate(name, root, download)
+# how the messages name the options: the Python API's keywords, or (from the CLI) its flags
+_API_WORDS = {"root": "pass root=", "no_download": "download=False"}
+
+
+def _load_idx_dataset(name, root, download, flatten, words=_API_WORDS):
+    folder = _locate(name, root, download, words)
     splits = []
     for split in ("train", "test"):
         images_file, labels_file = _FILES[split]
@@ -201,7 +210,7 @@ def _load_idx_dataset(name, root, download, flatten):
     return tuple(splits)
 
 
-def _locate(name, root, download):
+def _locate(name, root, download, words=_API_WORDS):
     """The directory holding the dataset's four verified files, downloading what is missing."""
     sums = _DATASETS[name]["md5"]
     base = data_home(root)
@@ -213,13 +222,13 @@ def _locate(name, root, download):
     if missing and download:
         folder.mkdir(parents=True, exist_ok=True)
         for f in missing:
-            _download_verified(name, f, folder)
+            _download_verified(name, f, folder, words)
         missing = []
     if missing:
         raise FileNotFoundError(
             f"load {name}: missing {', '.join(missing)} in {folder}; download was not allowed "
-            f"(download=False). Place the original .gz files there by hand (from "
-            f"{_DATASETS[name]['mirrors'][0]}), or pass root=, or set CHAINRULE_DATA to a "
+            f"({words['no_download']}). Place the original .gz files there by hand (from "
+            f"{_DATASETS[name]['mirrors'][0]}), or {words['root']}, or set CHAINRULE_DATA to a "
             f"directory that holds a {name}/ folder")
     for f in sums:
         _check_md5(folder / f, sums[f], name)
@@ -236,10 +245,17 @@ def _md5(path):
 
 def _check_md5(path, expected, name):
     actual = _md5(path)
-    if actual != expected:
-        raise ValueError(f"load {name}: {path} is corrupt or not the original file (md5 {actual}, "
-                         f"expected {expected}); delete it to download it again, or replace it "
-                         f"with the original")
+    if actual == expected:
+        return
+    for other, info in _DATASETS.items():
+        if other != name and info["md5"].get(path.name) == actual:
+            raise ValueError(f"load {name}: {path} is the {other} file of that name, not the {name} one "
+                             f"(both datasets use the same file names): {path.parent} holds {other}, "
+                             f"keep it; point the {name} loader at a folder that holds {name}, or at "
+                             f"the base directory with both {name}/ and {other}/")
+    raise ValueError(f"load {name}: {path} is corrupt or not the original file (md5 {actual}, "
+                     f"expected {expected}); delete it to download it again, or replace it "
+                     f"with the original")
 
 
 def _fetch(url):
@@ -248,7 +264,7 @@ def _fetch(url):
         return response.read()
 
 
-def _download_verified(name, filename, folder):
+def _download_verified(name, filename, folder, words=_API_WORDS):
     mirrors = _DATASETS[name]["mirrors"]
     expected = _DATASETS[name]["md5"][filename]
     errors = []
@@ -267,7 +283,7 @@ def _download_verified(name, filename, folder):
         return
     raise FileNotFoundError(
         f"load {name}: could not download {filename} ({'; '.join(errors)}). Place the original "
-        f".gz files in {folder} by hand, or pass root=, or set CHAINRULE_DATA to a directory that "
+        f".gz files in {folder} by hand, or {words['root']}, or set CHAINRULE_DATA to a directory that "
         f"holds a {name}/ folder")
 
 

@@ -10,16 +10,21 @@ One step is the lecture's recipe, written out::
 ``train_loader`` yields tuples ``(*inputs, targets)`` (a :class:`chainrule.data.DataLoader`
 does); the model is called as ``model(*inputs)`` and the loss as ``loss(outputs, targets)``.
 
-Divergence guard: when the training loss is NaN or infinite (or a parameter is at the end
-of an epoch), :func:`fit` raises :class:`TrainingDiverged` — it does not return quietly —
-before any callback runs for that epoch, so a :class:`ModelCheckpoint` file keeps the last
-good state.  The exception carries the ``history`` so far.
+Divergence guard: when the training loss is NaN or infinite, when the model's outputs are
+(a loss that refuses NaN predictions then raises ``ValueError``; fit reports the divergence
+instead), or when a parameter is at the end of an epoch, :func:`fit` raises
+:class:`TrainingDiverged` — it does not return quietly — before any callback runs for that
+epoch, so a :class:`ModelCheckpoint` file keeps the last good state.  The exception carries
+the ``history`` so far.
 
 Resuming: a :class:`ModelCheckpoint` file holds the model, the optimizer, the number of
 epochs done, the history, the training loader's shuffling state, the state of every
-``numpy.random.Generator`` found in the model (dropout) and the scheduler's state.
-``fit(..., epochs=N, resume=path)`` loads all of it and trains epochs ``done+1 .. N``,
-reproducing the uninterrupted run bit for bit.
+``numpy.random.Generator`` found in the model (dropout), the scheduler's state and the state
+of the callbacks (``Callback.state_dict()``: what :class:`EarlyStopping` and
+:class:`ModelCheckpoint` have seen so far).  ``fit(..., epochs=N, resume=path)`` loads all of
+it and trains epochs ``done+1 .. N``, reproducing the uninterrupted run bit for bit.
+ModelCheckpoints run after the other callbacks at the end of an epoch, so their files hold
+every callback's state after that epoch.
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ class History:
 class TrainingState:
     """What callbacks see: the objects being trained and the progress so far."""
 
-    def __init__(self, model, optimizer, train_loader, val_loader, scheduler, epochs, history):
+    def __init__(self, model, optimizer, train_loader, val_loader, scheduler, epochs, history, callbacks=()):
         self.model = model
         self.optimizer = optimizer
         self.train_loader = train_loader
@@ -95,6 +100,7 @@ class TrainingState:
         self.scheduler = scheduler
         self.epochs = epochs
         self.history = history
+        self.callbacks = list(callbacks)
         self.epoch = len(history)        # epochs completed
         self.stop = False                # a callback sets it to end training after this epoch
 
@@ -106,7 +112,13 @@ class TrainingState:
 # --------------------------------------------------------------------------- callbacks
 
 class Callback:
-    """Hooks called by :func:`fit`; override the ones you need."""
+    """Hooks called by :func:`fit`; override the ones you need.
+
+    A callback that keeps state across epochs returns it from ``state_dict()`` (JSON-serialisable)
+    and takes it back in ``load_state_dict()``: :class:`ModelCheckpoint` files store it, and
+    ``fit(..., resume=path)`` restores it into the callback of the same class at the same
+    position among those of its class (after ``on_train_begin``).
+    """
 
     def on_train_begin(self, state):
         pass
@@ -117,35 +129,61 @@ class Callback:
     def on_train_end(self, state):
         pass
 
+    def state_dict(self):
+        """The state to checkpoint, or ``None`` when there is none."""
+        return None
+
+    def load_state_dict(self, state):
+        pass
+
+
+_MONITORED = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+def _monitor_and_mode(who, monitor, mode):
+    if monitor not in _MONITORED:
+        raise ValueError(f"{who}: cannot monitor {monitor!r}; choose one of {', '.join(_MONITORED)}")
+    if mode == "auto":
+        mode = "max" if "accuracy" in monitor else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"{who}: mode must be 'min', 'max' or 'auto', got {mode!r}")
+    return mode
+
+
+def _check_monitor_recorded(who, monitor, state):
+    if monitor.startswith("val_") and state.val_loader is None:
+        raise ValueError(f"{who}: monitoring {monitor!r} needs a val_loader")
+
+
+def _monitored_value(who, monitor, state):
+    value = getattr(state.history, monitor)[-1]
+    if value is None:
+        raise ValueError(f"{who}: {monitor} is not recorded by this run "
+                         "(accuracy needs class scores and integer labels)")
+    return value
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
-    ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
+    ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).  Its
+    record (best value, epochs waited) starts afresh at each ``fit`` unless ``fit`` resumes it
+    from a checkpoint.
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto"):
-        if monitor not in History.columns or monitor in ("epoch", "time"):
-            raise ValueError(f"EarlyStopping: cannot monitor {monitor!r}; choose one of "
-                             "train_loss, train_accuracy, val_loss, val_accuracy")
-        if mode == "auto":
-            mode = "max" if "accuracy" in monitor else "min"
-        if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
+        mode = _monitor_and_mode("EarlyStopping", monitor, mode)
         self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
         self.best = None
         self.best_epoch = None
         self.wait = 0
 
     def on_train_begin(self, state):
-        if self.monitor.startswith("val_") and state.val_loader is None:
-            raise ValueError(f"EarlyStopping: monitoring {self.monitor!r} needs a val_loader")
+        _check_monitor_recorded("EarlyStopping", self.monitor, state)
+        self.best, self.best_epoch, self.wait = None, None, 0
 
     def on_epoch_end(self, state):
-        value = getattr(state.history, self.monitor)[-1]
-        if value is None:
-            raise ValueError(f"EarlyStopping: {self.monitor} is not recorded by this run "
-                             "(accuracy needs class scores and integer labels)")
+        value = _monitored_value("EarlyStopping", self.monitor, state)
         sign = 1.0 if self.mode == "min" else -1.0
         if self.best is None or sign * (value - self.best) < -self.min_delta:
             self.best, self.best_epoch, self.wait = value, state.epoch, 0
@@ -157,33 +195,84 @@ class EarlyStopping(Callback):
                 f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
                 f"(best {self.best:.6g} at epoch {self.best_epoch})")
 
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], int(state["wait"])
+
+
+# the names save_training_state writes: metadata may not reuse them
+_TRAINING_STATE_KEYS = ("kind", "epoch", "history", "loader", "generators", "scheduler", "callbacks",
+                        "chainrule_version")
+
 
 class ModelCheckpoint(Callback):
     """Save the full training state to ``path`` after every epoch (atomically).
 
-    With ``save_best_only=True`` it saves only when ``monitor`` improves.  ``metadata``
-    (JSON-serialisable) is stored too, e.g. the architecture needed to rebuild the model.
-    The file always holds the last good state: a diverged epoch never reaches it.
+    With ``save_best_only=True`` it saves only when ``monitor`` (``"val_loss"``,
+    ``"val_accuracy"``, ``"train_loss"`` or ``"train_accuracy"``) improves; ``mode`` is
+    ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies).  Both are checked when it is
+    created, and ``fit`` refuses to start when a ``val_`` value is monitored without a
+    ``val_loader``.  ``metadata`` (JSON-serialisable) is stored too, e.g. the architecture
+    needed to rebuild the model; the names of the training state (``epoch``, ``history``, ...)
+    are reserved.  The file always holds the last good state: a diverged epoch never reaches it.
     """
 
     def __init__(self, path, save_best_only=False, monitor="val_loss", mode="auto", metadata=None):
         self.path = Path(path)
-        self.save_best_only = save_best_only
+        self.save_best_only = bool(save_best_only)
+        self.mode = _monitor_and_mode("ModelCheckpoint", monitor, mode)
         self.monitor = monitor
-        self.mode = ("max" if "accuracy" in monitor else "min") if mode == "auto" else mode
         self.metadata = dict(metadata or {})
+        reserved = [k for k in self.metadata if k in _TRAINING_STATE_KEYS]
+        if reserved:
+            raise ValueError(f"ModelCheckpoint: metadata names {reserved} are reserved for the training "
+                             f"state ({', '.join(_TRAINING_STATE_KEYS)}); choose other names")
+        checkpoint._to_json("ModelCheckpoint metadata", self.metadata)     # refuse it now, not after an epoch
         self.best = None
         self.saved_epoch = None
 
+    def on_train_begin(self, state):
+        if self.save_best_only:
+            _check_monitor_recorded("ModelCheckpoint", self.monitor, state)
+        self.best, self.saved_epoch = None, None
+
     def on_epoch_end(self, state):
         if self.save_best_only:
-            value = getattr(state.history, self.monitor)[-1]
+            value = _monitored_value("ModelCheckpoint", self.monitor, state)
             better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
             if not better:
                 return
             self.best = value
+        self.saved_epoch = state.epoch            # before saving: the file holds this callback's state too
         save_training_state(self.path, state, **self.metadata)
-        self.saved_epoch = state.epoch
+
+    def state_dict(self):
+        return {"best": self.best, "saved_epoch": self.saved_epoch}
+
+    def load_state_dict(self, state):
+        self.best, self.saved_epoch = state["best"], state["saved_epoch"]
+
+
+def _callback_states(callbacks):
+    states = {}
+    for key, cb in zip(_callback_keys(callbacks), callbacks, strict=True):
+        saved = cb.state_dict()
+        if saved is not None:
+            states[key] = saved
+    return states
+
+
+def _callback_keys(callbacks):
+    """``"EarlyStopping:0"``, ...: each callback's class and its position among those of its class."""
+    counts = {}
+    keys = []
+    for cb in callbacks:
+        name = type(cb).__name__
+        keys.append(f"{name}:{counts.get(name, 0)}")
+        counts[name] = counts.get(name, 0) + 1
+    return keys
 
 
 def save_training_state(path, state, **metadata):
@@ -195,6 +284,7 @@ def save_training_state(path, state, **metadata):
         "loader": state.train_loader.state_dict() if hasattr(state.train_loader, "state_dict") else None,
         "generators": {name: g.bit_generator.state for name, g in _generators(state.model).items()},
         "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
+        "callbacks": _callback_states(state.callbacks),
     }
     checkpoint.save(path, state.model, state.optimizer, **metadata, **extra)
 
@@ -243,6 +333,16 @@ def _resume(path, state):
         state.scheduler.load_state_dict(meta["scheduler"])
     state.history = History.from_dict(meta["history"])
     state.epoch = meta["epoch"]
+    return meta.get("callbacks") or {}
+
+
+def _restore_callbacks(state, saved):
+    """Give each callback the state its counterpart had when the checkpoint was written."""
+    for key, cb in zip(_callback_keys(state.callbacks), state.callbacks, strict=True):
+        if key in saved:
+            cb.load_state_dict(saved[key])
+            if isinstance(cb, EarlyStopping) and cb.wait >= cb.patience:
+                state.stop = True                 # the run had stopped early: it stays stopped
 
 
 # --------------------------------------------------------------------------- the loops
@@ -281,16 +381,22 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
     * ``scheduler``: stepped once per epoch (``scheduler.step()``), saved in checkpoints.
     * ``resume``: a :class:`ModelCheckpoint` file to continue from.
 
-    Raises :class:`TrainingDiverged` when the loss becomes NaN or infinite.
+    Raises :class:`TrainingDiverged` when the loss or the model's outputs become NaN or
+    infinite, and ``ValueError`` for a loader that yields no batches.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    callbacks = list(callbacks)
-    state = TrainingState(model, optimizer, train_loader, val_loader, scheduler, epochs, History())
-    if resume is not None:
-        _resume(resume, state)
+    for what, loader in (("training", train_loader), ("validation", val_loader)):
+        if loader is not None and hasattr(loader, "__len__") and len(loader) == 0:
+            raise ValueError(f"fit: the {what} loader yields no batches (no samples, or fewer than "
+                             "batch_size with drop_last=True)")
+    # checkpoints last: their files then hold every other callback's state after the epoch
+    callbacks = sorted(callbacks, key=lambda cb: isinstance(cb, ModelCheckpoint))
+    state = TrainingState(model, optimizer, train_loader, val_loader, scheduler, epochs, History(), callbacks)
+    saved_callbacks = _resume(resume, state) if resume is not None else {}
     for cb in callbacks:
         cb.on_train_begin(state)
+    _restore_callbacks(state, saved_callbacks)
     try:
         while state.epoch < epochs and not state.stop:
             _train_epoch(state, loss, progress, callbacks)
@@ -313,10 +419,25 @@ def _diverged(state, callbacks, what, batch=None):
     return TrainingDiverged(message, state.history, epoch, batch)
 
 
+class _NonFiniteOutputs(ValueError):
+    """The model's outputs hold NaN or infinity (a loss refused them)."""
+
+
+def _batch_loss(loss, outputs, targets, where):
+    """``loss(outputs, targets)``; a ValueError caused by non-finite outputs becomes _NonFiniteOutputs."""
+    try:
+        return loss(outputs, targets)
+    except ValueError as e:
+        if np.all(np.isfinite(_as_array(outputs))):
+            raise
+        raise _NonFiniteOutputs(f"{where}: the model's outputs contain NaN or infinite values") from e
+
+
 def _train_epoch(state, loss, progress, callbacks):
     model, optimizer = state.model, state.optimizer
     model.train()
-    bar = _progress_bar(progress, len(state.train_loader), f"epoch {state.epoch + 1}/{state.epochs}")
+    total = len(state.train_loader) if hasattr(state.train_loader, "__len__") else None
+    bar = _progress_bar(progress, total, f"epoch {state.epoch + 1}/{state.epochs}")
     total_loss = 0.0
     seen = 0
     correct = 0
@@ -327,7 +448,11 @@ def _train_epoch(state, loss, progress, callbacks):
             *inputs, targets = batch
             optimizer.zero_grad()
             outputs = model(*inputs)
-            value = loss(outputs, targets)
+            try:
+                value = _batch_loss(loss, outputs, targets, "fit")
+            except _NonFiniteOutputs:
+                raise _diverged(state, callbacks, "the model's outputs became NaN or infinite",
+                                b + 1) from None
             lv = float(value)
             if not math.isfinite(lv):
                 raise _diverged(state, callbacks, f"the training loss became {lv}", b + 1)
@@ -347,14 +472,20 @@ def _train_epoch(state, loss, progress, callbacks):
                 bar.set_postfix_str(f"loss={total_loss / seen:.4f}, {rate:,.0f} samples/s", refresh=False)
                 bar.update(1)
         elapsed = time.perf_counter() - start
+        if seen == 0:
+            raise ValueError("fit: the training loader yielded no samples")
         for name, p in model.named_parameters():
             if not np.all(np.isfinite(_as_array(p))):
                 raise _diverged(state, callbacks, f"parameter {name} became NaN or infinite")
         record = {"epoch": state.epoch + 1, "time": elapsed,
-                  "train_loss": total_loss / seen if seen else float("nan"),
-                  "train_accuracy": correct / seen if accuracy_applies and seen else None}
+                  "train_loss": total_loss / seen,
+                  "train_accuracy": correct / seen if accuracy_applies else None}
         if state.val_loader is not None:
-            result = evaluate(model, loss, state.val_loader)
+            try:
+                result = evaluate(model, loss, state.val_loader)
+            except _NonFiniteOutputs:
+                raise _diverged(state, callbacks, "the model's outputs on the validation data became NaN "
+                                "or infinite") from None
             record["val_loss"] = result["loss"]
             record["val_accuracy"] = result.get("accuracy")
         if bar is not None:
@@ -392,7 +523,7 @@ def evaluate(model, loss, loader):
                 *inputs, targets = batch
                 outputs = model(*inputs)
                 n = len(targets)
-                total += float(loss(outputs, targets)) * n
+                total += float(_batch_loss(loss, outputs, targets, "evaluate")) * n
                 seen += n
                 if accuracy_applies:
                     c = _correct(_as_array(outputs), targets)

@@ -91,16 +91,28 @@ def run_torch(torch, sizes, train, test, epochs, batch_size, seed):
     return float(np.mean(predicted == test[1])), times
 
 
+def _at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {value}")
+        return value
+    return parse
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA),
                         help=f"base directory holding mnist/ and fashion-mnist/ (default {DEFAULT_DATA})")
     parser.add_argument("--runs", default="mlp,softmax,fashion",
                         help="comma-separated: mlp, softmax, fashion")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--torch-epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=_at_least(1), default=10)
+    parser.add_argument("--batch-size", type=_at_least(1), default=128)
+    parser.add_argument("--seed", type=_at_least(0), default=0)
+    parser.add_argument("--torch-epochs", type=_at_least(0), default=None,
                         help="epochs of the PyTorch comparison (default: --epochs); 0 skips it")
     args = parser.parse_args(argv)
     names = args.runs.split(",")

@@ -150,3 +150,82 @@ def test_saving_into_a_missing_directory_says_so(tmp_path):
     model, _ = _trained()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         checkpoint.save(tmp_path / "nowhere" / "m.safetensors", model)
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def _rewrite_metadata(path, field, text):
+    """Replace one header string of a safetensors file, keeping it otherwise valid."""
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"][field] = text
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_written_files_get_the_usual_permissions_or_keep_those_of_the_file_they_replace(tmp_path, umask_022):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, _model())
+    assert os.stat(path).st_mode & 0o777 == 0o644               # 0o666 less the umask, like open()
+    os.chmod(path, 0o640)
+    checkpoint.save(path, _model(seed=1))
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    os.umask(0o077)
+    fresh = tmp_path / "private.safetensors"
+    checkpoint.save(fresh, _model())
+    assert os.stat(fresh).st_mode & 0o777 == 0o600
+
+
+def test_path_model_and_optimizer_are_positional_so_metadata_may_use_their_names(tmp_path):
+    model, opt = _trained()
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, model, opt, path="runs/a", model="mlp", optimizer="adam")
+    meta = checkpoint.load(path, _model(), optim.Adam(_model().parameters()))
+    assert (meta["path"], meta["model"], meta["optimizer"]) == ("runs/a", "mlp", "adam")
+    with pytest.raises(TypeError, match=r"the optimizer is positional: save\(path, model, optimizer"):
+        checkpoint.save(path, model, optimizer=opt)
+
+
+def test_metadata_cannot_override_the_writers_version(tmp_path):
+    from chainrule import __version__
+    with pytest.raises(ValueError, match="metadata name 'chainrule_version' is reserved"):
+        checkpoint.save(tmp_path / "m.safetensors", _model(), chainrule_version="0.0.1")
+    path = tmp_path / "n.safetensors"
+    checkpoint.save(path, _model(), epoch=1)
+    _rewrite_metadata(path, "metadata", json.dumps({"epoch": 1, "chainrule_version": "forged"}))
+    assert checkpoint.load(path)["chainrule_version"] == __version__
+
+
+def test_malformed_metadata_json_is_a_value_error_naming_the_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, _model(), epoch=1)
+    _rewrite_metadata(path, "metadata", "{not json")
+    expected = rf"load: {path} is not a valid checkpoint: its metadata is not valid JSON"
+    with pytest.raises(ValueError, match=expected):
+        checkpoint.load(path)
+
+
+def test_loading_a_directory_says_it_is_a_directory(tmp_path):
+    with pytest.raises(IsADirectoryError, match=rf"load: {tmp_path} is a directory, not a checkpoint file"):
+        checkpoint.load(tmp_path)
+
+
+def test_a_checkpoint_refuses_to_load_its_optimizer_state_into_another_optimizer_class(tmp_path):
+    model, opt = _trained()
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, model, opt)
+    other = _model()
+    with pytest.raises(ValueError, match="RMSprop.load_state_dict: the state was saved by Adam, not RMSprop"):
+        checkpoint.load(path, other, optim.RMSprop(other.parameters()))
+    again = optim.Adam(other.parameters())
+    checkpoint.load(path, other, again)
+    _same_state(again.state_dict(), opt.state_dict())

@@ -220,3 +220,37 @@ def test_read_idx_rejects_a_file_whose_header_and_payload_disagree(tmp_path):
         fh.write(bytes([0, 0, 8, 1, 0, 0, 0, 5]) + b"\x01\x02")
     with pytest.raises(ValueError, match=r"shape \(5,\) but it holds 2 bytes"):
         data._read_idx(path, expected_ndim=1)
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def test_the_fashion_loader_pointed_at_mnist_says_so_instead_of_calling_valid_files_corrupt():
+    with pytest.raises(ValueError) as info:
+        data.load_fashion_mnist(root=SHARED / "mnist", download=False)
+    message = str(info.value)
+    assert re.search(r"load fashion-mnist: .*mnist/train-images-idx3-ubyte.gz is the mnist file of that "
+                     r"name, not the fashion-mnist one", message)
+    assert "delete" not in message and "corrupt" not in message
+    with pytest.raises(ValueError, match="is the fashion-mnist file of that name, not the mnist one"):
+        data.load_mnist(root=SHARED / "fashion-mnist", download=False)
+
+
+def test_unshuffled_batches_are_documented_views_and_shuffled_ones_copies():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    xb, _ = next(iter(DataLoader(X, y, batch_size=4)))
+    assert np.shares_memory(xb, X)
+    xs, _ = next(iter(DataLoader(X, y, batch_size=4, shuffle=True, seed=0)))
+    assert not np.shares_memory(xs, X)
+    doc = " ".join(DataLoader.__doc__.split())
+    assert "batches are *views* of the arrays" in doc and "xb = xb.copy()" in doc
+
+
+def test_missing_files_name_the_options_of_the_caller():
+    with pytest.raises(FileNotFoundError) as api:
+        data.load_mnist(root=SHARED / "nowhere", download=False)
+    assert "download=False" in str(api.value) and "pass root=" in str(api.value)
+    words = {"root": "pass --data-dir DIR", "no_download": "--no-download"}
+    with pytest.raises(FileNotFoundError) as cli:
+        data._load_idx_dataset("mnist", SHARED / "nowhere", False, True, words=words)
+    assert "(--no-download)" in str(cli.value) and "pass --data-dir DIR" in str(cli.value)
+    assert "root=" not in str(cli.value)

@@ -203,7 +203,10 @@ def test_wrong_shapes_are_named():
     expected = r"mse: the prediction has shape \(4,\) but the target has shape \(4, 1\)"
     with pytest.raises(ValueError, match=expected):
         L.mse(np.ones(4), np.ones((4, 1)))
-    with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \(N, K\).*got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \(N, K\).*\(2, 2, 4\)"):
+        L.cross_entropy(np.ones((2, 2, 4)), np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"for logits of shape \(4,\) \(one sample\) the target must be a "
+                                         r"scalar label or a distribution of shape \(4,\), got shape \(1,\)"):
         L.cross_entropy(np.ones(4), np.array([1]))
     with pytest.raises(ValueError, match=r"cross_entropy: labels must have shape \(5,\)"):
         L.cross_entropy(LOGITS, np.array([0, 1]))
@@ -243,3 +246,74 @@ def test_unknown_reduction_is_refused():
     expected = r"mse: reduction must be one of \('mean', 'sum', 'none'\), got 'avg'"
     with pytest.raises(ValueError, match=expected):
         L.mse(np.ones(2), np.ones(2), reduction="avg")
+
+
+# --------------------------------------------------------------------------- review fixes
+
+TARGET_CASES = {   # loss as a function of its target, a valid target, and ∂loss/∂target by hand
+    "mse": (lambda t: L.mse(PROBS, t), BINARY * 0.5 + 0.2,
+            lambda t: -2.0 * (PROBS - t) / PROBS.size),
+    "log_loss": (lambda t: L.log_loss(PROBS, t), BINARY * 0.5 + 0.2,
+                 lambda t: -(np.log(PROBS) - np.log(1 - PROBS)) / PROBS.size),
+    "log_loss from logits": (lambda t: L.log_loss(SCORES, t, from_logits=True), BINARY * 0.5 + 0.2,
+                             lambda t: -SCORES / SCORES.size),
+    "hinge": (lambda t: L.hinge(SCORES, t), PM1.astype(float),
+              lambda t: np.where(1 - t * SCORES > 0, -SCORES, 0.0) / SCORES.size),
+    "squared_hinge": (lambda t: L.squared_hinge(SCORES, t), PM1.astype(float),
+                      lambda t: np.where(1 - t * SCORES > 0, -2 * (1 - t * SCORES) * SCORES, 0.0)
+                      / SCORES.size),
+    "soft cross_entropy": (lambda t: L.cross_entropy(LOGITS, t), SOFT,
+                           lambda t: -special.log_softmax(LOGITS, axis=1) / len(LOGITS)),
+}
+
+
+@pytest.mark.parametrize("case", list(TARGET_CASES))
+def test_real_valued_targets_are_differentiated_where_the_loss_is_differentiable_in_them(case):
+    f, t0, expected = TARGET_CASES[case]
+    np.testing.assert_allclose(cr.grad(f)(t0), expected(t0), rtol=1e-10, atol=1e-12)
+    t = cr.tensor(t0, requires_grad=True)                 # the object API too
+    f(t).backward()
+    np.testing.assert_allclose(t.grad, expected(t0), rtol=1e-10, atol=1e-12)
+    if case not in ("hinge", "squared_hinge"):            # ±1 labels: no room for finite differences
+        assert cr.gradcheck(f, t0, modes=("fwd", "rev"), order=2)
+
+
+def test_a_traced_float32_target_gives_float32_values_and_gradients():
+    pred = PROBS.astype(np.float32)
+    g = cr.grad(lambda t: L.mse(pred, t))(BINARY.astype(np.float32))
+    assert g.dtype == np.float32
+    g64 = cr.grad(lambda t: L.mse(pred, t))(BINARY)       # a float64 target is cast to the prediction's dtype
+    assert g64.dtype == np.float64 and L.mse(pred, cr.tensor(BINARY, requires_grad=True)).dtype == np.float32
+
+
+def test_targets_are_still_validated_when_traced():
+    with pytest.raises(ValueError, match="mse: the target contains NaN"):
+        cr.grad(lambda t: L.mse(PROBS, t))(np.array([np.nan, 0, 0, 0, 0, 0.0]))
+    with pytest.raises(ValueError, match=r"log_loss: labels must lie in \[0, 1\]"):
+        cr.grad(lambda t: L.log_loss(PROBS, t))(BINARY * 2)
+    with pytest.raises(ValueError, match="cross_entropy: target rows must sum to 1"):
+        cr.grad(lambda t: L.cross_entropy(LOGITS, t))(SOFT * 0.5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_takes_one_unbatched_sample_like_a_batch_of_one(reduction):
+    row, label = LOGITS[1], LABELS[1]
+    value = L.cross_entropy(row, label, reduction=reduction)
+    expected = -np.log(softmax(row[None])[0, label])
+    assert np.shape(value) == () and np.isclose(value, expected)
+    np.testing.assert_allclose(L.cross_entropy(row, SOFT[1], reduction=reduction),
+                               L.cross_entropy(row[None], SOFT[1:2], reduction="sum"))
+    g = cr.grad(lambda z: L.cross_entropy(z, label, reduction=reduction))(row)
+    np.testing.assert_allclose(g, softmax(row[None])[0] - np.eye(4)[label])
+    assert cr.gradcheck(lambda z: L.cross_entropy(z, label, reduction=reduction), row,
+                        modes=("fwd", "rev"), order=2)
+
+
+def test_error_messages_agree_in_number():
+    with pytest.raises(ValueError, match=r"cross_entropy: the labels contain NaN \(1 of 5 entries"):
+        L.cross_entropy(LOGITS, np.array([0.0, 1.0, np.nan, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"log_loss: the prediction has shape \(6,\) but the labels have "
+                                         r"shape \(3,\)"):
+        L.log_loss(PROBS, BINARY[:3])
+    with pytest.raises(ValueError, match="hinge: the labels contain NaN"):
+        L.hinge(SCORES, np.array([1, -1, np.nan, 1, 1, -1]))

@@ -11,6 +11,7 @@ from conftest import numerical_jacobian
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule import nn
+from chainrule._core import version_of
 from chainrule.nn import activations as A
 from chainrule.nn import init
 from chainrule.nn.module import functional_call
@@ -418,9 +419,9 @@ def test_initialisers_are_reproducible_from_a_seed_and_work_on_arrays():
     init.kaiming_normal_(b, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(a, b)
     p = nn.Parameter(np.zeros((3, 4)))
-    version = p._version
+    version = version_of(p)
     init.normal_(p, rng=1)
-    assert p._version > version and p.numpy().any()
+    assert version_of(p) > version and p.numpy().any()
 
 
 def test_layers_pick_he_for_relu_and_glorot_otherwise():
@@ -445,3 +446,170 @@ def test_a_deep_copy_is_an_independent_model():
     with cr.no_grad():
         twin.layers[0].weight.add_(1.0)
     assert not np.array_equal(twin(x).numpy(), m(x).numpy())
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def test_assigning_an_array_to_a_registered_parameter_is_a_type_error_and_keeps_it_registered():
+    lin = nn.Linear(3, 2, rng=0)
+    with pytest.raises(TypeError, match=r"Linear: cannot assign an object of type ndarray to the registered "
+                                        r"parameter 'weight'.*nn.Parameter\(value\)"):
+        lin.weight = np.zeros((2, 3))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.weight = nn.Parameter(np.ones((2, 3)))            # a new Parameter replaces it
+    np.testing.assert_array_equal(lin.state_dict()["weight"], np.ones((2, 3)))
+    lin.bias = None                                       # None empties the slot, as in PyTorch
+    assert lin.bias is None and [n for n, _ in lin.named_parameters()] == ["weight"]
+    seq = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="registered sub-module '0'"):
+        seq.__setattr__("0", "not a module")
+
+
+def test_module_list_registers_indexes_and_iterates_its_modules():
+    class Tower(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(2, 2, rng=k) for k in range(3)])
+            self.drop = nn.ModuleList([nn.Dropout(0.5)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    tower = Tower()
+    names = [n for n, _ in tower.named_parameters()]
+    assert names == [f"blocks.{k}.{w}" for k in range(3) for w in ("weight", "bias")]
+    assert len(tower.blocks) == 3 and tower.blocks[-1] is list(tower.blocks)[2]
+    assert isinstance(tower.blocks[1:], nn.ModuleList) and len(tower.blocks[1:]) == 2
+    tower.eval()
+    assert not tower.drop[0].training
+    x = np.ones((1, 2))
+    expected = tower.blocks[2](tower.blocks[1](tower.blocks[0](x)))
+    np.testing.assert_array_equal(tower(x).numpy(), expected.numpy())
+    first = tower.blocks[0]
+    del tower.blocks[0]
+    tower.blocks.append(first)
+    tower.blocks.insert(0, nn.Linear(2, 2))
+    assert len(tower.blocks) == 4 and tower.blocks[3] is first
+    expected_names = [f"blocks.{k}.{w}" for k in range(4) for w in ("weight", "bias")]
+    assert sorted(tower.state_dict()) == sorted(expected_names)
+    with pytest.raises(IndexError, match="index 4 is out of range for 4 modules"):
+        tower.blocks[4]
+    with pytest.raises(TypeError, match="expected a Module, got int"):
+        tower.blocks.append(3)
+
+
+def test_module_dict_registers_its_modules_under_their_keys():
+    heads = nn.ModuleDict({"digits": nn.Linear(4, 10), "parity": nn.Linear(4, 2)})
+    heads["sign"] = nn.Linear(4, 1)
+    assert list(heads) == ["digits", "parity", "sign"] and "parity" in heads and len(heads) == 3
+    assert [n for n, _ in heads.named_parameters()][:2] == ["digits.weight", "digits.bias"]
+    assert heads["sign"].out_features == 1 and [k for k, _ in heads.items()] == heads.keys()
+    assert heads.pop("parity").out_features == 2 and "parity" not in heads
+    assert "parity.weight" not in heads.state_dict()
+    with pytest.raises(KeyError, match=r"no module 'colour'; it holds \['digits', 'sign'\]"):
+        heads["colour"]
+    with pytest.raises(TypeError, match="not a Module"):
+        heads["x"] = np.zeros(3)
+
+
+def test_a_plain_list_of_modules_as_an_attribute_is_refused_pointing_to_module_list():
+    class Net(nn.Module):
+        def __init__(self, container):
+            super().__init__()
+            self.layers = container
+
+    with pytest.raises(TypeError, match=r"'layers' is a plain list of Modules.*use nn.ModuleList"):
+        Net([nn.Linear(2, 2)])
+    with pytest.raises(TypeError, match=r"plain tuple of Modules.*nn.ModuleList"):
+        Net((nn.Linear(2, 2),))
+    with pytest.raises(TypeError, match=r"plain dict of Modules.*nn.ModuleDict"):
+        Net({"a": nn.Linear(2, 2)})
+    assert Net([1, 2]).layers == [1, 2]                   # lists of other things are ordinary attributes
+
+
+def test_sequential_append_after_a_deletion_never_overwrites_a_module():
+    seq = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Identity())
+    delattr(seq, "1")
+    last = nn.Sigmoid()
+    seq.append(last)
+    assert len(seq) == 3 and isinstance(seq[1], nn.Identity) and seq[2] is last
+
+
+def test_layers_cast_an_input_of_another_dtype_to_their_parameters_dtype():
+    x64 = np.random.default_rng(0).random((5, 4))
+    f32 = np.float32
+    for layer in (nn.Linear(4, 3, rng=0, dtype=f32), nn.MLP([4, 6, 3], rng=0, dtype=f32),
+                  nn.Neuron(4, rng=0, dtype=f32), nn.Neuron(4, bias_feature=True, rng=0, dtype=f32),
+                  nn.Maxout(4, 3, rng=0, dtype=f32)):
+        out = layer(x64)
+        assert out.dtype == np.float32, type(layer).__name__
+        np.testing.assert_allclose(out.numpy(), layer(x64.astype(np.float32)).numpy(), rtol=1e-6)
+        out.sum().backward()
+        assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+        assert layer((x64 * 255).astype(np.uint8)).dtype == np.float32        # integer pixels too
+    lin = nn.Linear(4, 3, rng=0, dtype=np.float32)
+    g = cr.grad(lambda x: lin(x).sum())(x64)              # traced inputs are cast differentiably
+    np.testing.assert_allclose(g, np.tile(lin.weight.numpy().sum(axis=0), (5, 1)), rtol=1e-6)
+
+
+def test_mlp_accepts_any_callable_as_its_activation():
+    def cube(a):
+        return a * a * a
+
+    mlp = nn.MLP([3, 4, 2], activation=cube, rng=0)
+    x = np.random.default_rng(1).standard_normal((2, 3))
+    first, last = mlp.layers[0], mlp.layers[2]
+    expected = last(cube(first(x)))
+    np.testing.assert_allclose(mlp(x).numpy(), expected.numpy())
+    check_module(mlp, x)
+    relu_fn = nn.MLP([3, 4, 2], activation=A.relu, rng=0)     # our own functions keep their init
+    relu_name = nn.MLP([3, 4, 2], activation="relu", rng=0)
+    np.testing.assert_array_equal(relu_fn.layers[0].weight.numpy(), relu_name.layers[0].weight.numpy())
+
+
+def test_maxout_is_not_an_activation_name_and_the_error_says_where_it_lives():
+    for call in (lambda: A.get_activation("maxout"), lambda: A.activation_module("maxout"),
+                 lambda: nn.Neuron(3, activation="maxout")):
+        with pytest.raises(ValueError, match=r"maxout is not an elementwise activation.*nn.Maxout.*"
+                                             r"MLP\(\.\.\., activation='maxout'\)"):
+            call()
+
+
+@pytest.mark.parametrize("a", [0.0, 0.2, math.sqrt(5.0)])
+@pytest.mark.parametrize("fill", ["uniform", "normal"])
+def test_kaiming_initialisers_use_the_leaky_slope_a_as_pytorch_does(a, fill):
+    fan_in = 50
+    w = np.empty((4000, fan_in))
+    gain = math.sqrt(2.0 / (1.0 + a * a))                 # PyTorch's default nonlinearity="leaky_relu"
+    std = gain / math.sqrt(fan_in)
+    if fill == "uniform":
+        init.kaiming_uniform_(w, a=a, rng=0)
+        bound = math.sqrt(3.0) * std
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.999 * bound
+    else:
+        init.kaiming_normal_(w, a=a, rng=0)
+        assert abs(w.std() / std - 1.0) < 0.01
+    # a names the slope only for leaky_relu; nonlinearity="relu" keeps He's √2
+    r = np.empty((4000, fan_in))
+    init.kaiming_uniform_(r, a=a, nonlinearity="relu", rng=0)
+    np.testing.assert_allclose(np.abs(r).max(), math.sqrt(6.0 / fan_in), rtol=1e-3)
+
+
+def test_layers_defaults_are_still_he_for_relu_after_the_kaiming_change():
+    lin = nn.MLP([200, 300, 2], activation="relu", rng=0).layers[0]
+    bound = math.sqrt(6.0 / 200)
+    w = lin.weight.numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.999 * bound
+
+
+def test_dropout_draws_its_mask_in_the_activations_dtype():
+    x = np.ones((64, 32), np.float32)
+    out = nn.Dropout(0.25, rng=7)(x)
+    keep = np.random.default_rng(7).random(x.shape, dtype=np.float32) >= 0.25
+    np.testing.assert_array_equal(out, np.where(keep, np.float32(1 / 0.75), np.float32(0)))
+    assert out.dtype == np.float32
+    x64 = np.ones((8, 8))
+    keep64 = np.random.default_rng(7).random(x64.shape) >= 0.25
+    np.testing.assert_array_equal(nn.Dropout(0.25, rng=7)(x64) != 0, keep64)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-import chainrule as cr
 from chainrule import nn, optim
+from chainrule._core import version_of
 from chainrule.optim import lr_scheduler
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -123,11 +123,11 @@ def test_rmsprop_matches_hand_computed_updates(kwargs):
 
 def test_step_updates_the_parameter_array_in_place_and_bumps_its_version():
     w = nn.Parameter(W0)
-    array, version = w.data, w._version
+    array, version = w.data, version_of(w)
     opt = optim.Adam([w], lr=0.1)
     (w * w).sum().backward()
     opt.step()
-    assert w.data is array and w._version > version
+    assert w.data is array and version_of(w) > version
     assert not np.array_equal(w.numpy(), W0)
 
 
@@ -260,8 +260,10 @@ def test_bad_optimizer_arguments_are_refused():
         optim.SGD([w], lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="more than once"):
         optim.Adam([w, w])
-    with pytest.raises(TypeError, match="requires_grad"):
-        optim.Adam([cr.tensor(W0)])
+    with pytest.raises(TypeError, match="not a leaf Tensor"):
+        optim.Adam([nn.Parameter(W0) * 2.0])
+    with pytest.raises(TypeError, match="is of type ndarray, not a Parameter"):
+        optim.Adam([W0])
     with pytest.raises(TypeError, match="wrap it in a list"):
         optim.Adam(w)
 
@@ -380,3 +382,105 @@ def test_logistic_neuron_reproduces_scikit_learn_logistic_regression():
         opt.step()
     np.testing.assert_allclose(neuron.weight.numpy(), reference.coef_[0], atol=1e-4)
     np.testing.assert_allclose(neuron.bias.numpy(), reference.intercept_[0], atol=1e-4)
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def test_frozen_parameters_are_accepted_and_left_alone_as_in_pytorch():
+    lin = nn.Linear(3, 2, rng=0)
+    lin.bias.requires_grad = False
+    bias = lin.bias.numpy().copy()
+    opt = optim.SGD(lin.parameters(), lr=0.5)
+    weight = lin.weight.numpy().copy()
+    opt.zero_grad()
+    lin(np.ones((4, 3))).sum().backward()
+    opt.step()
+    assert lin.bias.grad is None
+    np.testing.assert_array_equal(lin.bias.numpy(), bias)
+    assert not np.array_equal(lin.weight.numpy(), weight)
+
+
+@pytest.mark.parametrize("saved_by, loaded_by", [
+    (lambda ps: optim.Adam(ps), lambda ps: optim.RMSprop(ps)),
+    (lambda ps: optim.Adam(ps), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)),
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps)),
+    (lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps)),
+])
+def test_an_optimizer_refuses_the_state_of_another_optimizer_class(saved_by, loaded_by):
+    w = nn.Parameter(W0)
+    source = saved_by([w])
+    (w * w).sum().backward()
+    source.step()
+    state = source.state_dict()
+    assert state["optimizer"] == type(source).__name__
+    target = loaded_by([nn.Parameter(W0)])
+    before = target.param_groups[0].copy()
+    with pytest.raises(ValueError, match=rf"{type(target).__name__}.load_state_dict: the state was saved by "
+                                         rf"{type(source).__name__}, not {type(target).__name__}"):
+        target.load_state_dict(state)
+    assert target.param_groups[0] == before and target.state == {}
+    legacy = {k: v for k, v in state.items() if k != "optimizer"}      # no class recorded: the keys tell
+    if type(target).__name__ != "AdamW":
+        with pytest.raises(ValueError, match=rf"which {type(target).__name__} does not keep"):
+            target.load_state_dict(legacy)
+
+
+@pytest.mark.parametrize("norm_type", [1, 1.5, 2, 3, 7.0, math.inf, "inf"])
+def test_clip_grad_norm_takes_any_p_norm_of_at_least_one(norm_type):
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    params = [nn.Parameter(np.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.copy()
+    flat = np.concatenate([g.ravel() for g in grads])
+    expected = np.linalg.norm(flat, ord=float(norm_type))
+    assert optim.clip_grad_norm_(params, 0.5, norm_type) == pytest.approx(expected, rel=1e-12)
+    clipped = np.concatenate([p.grad.ravel() for p in params])
+    assert np.linalg.norm(clipped, ord=float(norm_type)) == pytest.approx(0.5, rel=1e-5)
+    np.testing.assert_allclose(clipped * expected, flat * np.linalg.norm(clipped, ord=float(norm_type)))
+
+
+@pytest.mark.parametrize("norm_type", [0.5, 0, -1, "two", None])
+def test_clip_grad_norm_refuses_norms_below_one(norm_type):
+    w = nn.Parameter(np.zeros(2))
+    w.grad = np.ones(2)
+    with pytest.raises(ValueError, match="norm_type must be a number ≥ 1 or inf"):
+        optim.clip_grad_norm_([w], 1.0, norm_type)
+
+
+def test_a_new_schedule_starts_from_the_current_rate_and_chains_with_the_others():
+    opt = optim.SGD([nn.Parameter(W0)], lr=1.0)
+    first = optim.StepLR(opt, step_size=1, gamma=0.5)
+    first.step()
+    first.step()
+    assert opt.param_groups[0]["lr"] == 0.25
+    second = optim.ExponentialLR(opt, gamma=0.9)            # PyTorch: no reset to initial_lr
+    assert opt.param_groups[0]["lr"] == 0.25
+    second.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.25 * 0.9)
+    first.step()                                            # the factors multiply
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.25 * 0.9 * 0.5)
+    opt.param_groups[0]["lr"] = 0.3                         # a rate set by hand is taken up too
+    second.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.3 * 0.9)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="compares with PyTorch's schedulers")
+def test_chained_schedules_match_pytorch():
+    import torch
+    from torch.optim import lr_scheduler as T
+
+    w = torch.zeros(1, requires_grad=True)
+    topt = torch.optim.SGD([w], lr=0.1)
+    opt = optim.SGD([nn.Parameter(W0)], lr=0.1)
+    ours, theirs = [optim.StepLR(opt, 3, 0.5)], [T.StepLR(topt, 3, 0.5)]
+    # up to the cosine's T_max: beyond it PyTorch climbs back from initial_lr, ours from its own start
+    for epoch in range(11):
+        if epoch == 4:                                      # a second schedule joins mid-way
+            ours.append(optim.CosineAnnealingLR(opt, T_max=6, eta_min=0.001))
+            theirs.append(T.CosineAnnealingLR(topt, T_max=6, eta_min=0.001))
+        assert opt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        topt.step()
+        for a, b in zip(ours, theirs, strict=True):
+            a.step()
+            b.step()

@@ -210,3 +210,152 @@ def test_metrics_reject_mismatched_inputs_with_clear_messages():
         metrics.top_k_accuracy([0, 1], np.zeros((2, 3)), k=4)
     with pytest.raises(ValueError, match=r"labels outside 0..1"):
         metrics.confusion_matrix([0, 2], [0, 1], num_classes=2)
+
+
+# --------------------------------------------------------------------------- review fixes
+
+class _RaiseLearningRate(Callback):
+    """From the second epoch on, a learning rate that blows the weights up."""
+
+    def on_epoch_end(self, state):
+        state.optimizer.param_groups[0]["lr"] = 1e30
+
+
+def test_nan_outputs_refused_by_the_library_loss_are_reported_as_divergence(tmp_path):
+    from chainrule.data import load_digits
+    X, y = load_digits()
+    model = nn.MLP([64, 32, 10], activation="relu", rng=0, dtype=np.float32)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    path = tmp_path / "last.safetensors"
+    with np.errstate(all="ignore"), pytest.raises(
+            TrainingDiverged, match=r"fit: the model's outputs became NaN or infinite at epoch 2, batch \d+; "
+                                    r"training stopped.*last good checkpoint is .*last.safetensors "
+                                    r"\(epoch 1\)"):
+        fit(model, cross_entropy, opt, DataLoader(X[:320], y[:320], batch_size=32, shuffle=True, seed=0), 3,
+            callbacks=[_RaiseLearningRate(), ModelCheckpoint(path)], progress=False)
+    restored = nn.MLP([64, 32, 10], activation="relu", rng=1, dtype=np.float32)
+    assert checkpoint.load(path, restored)["epoch"] == 1
+    assert all(np.all(np.isfinite(p.numpy())) for p in restored.parameters())
+
+
+def test_evaluate_names_non_finite_outputs_instead_of_blaming_the_loss():
+    model = nn.Linear(4, 3, rng=0)
+    model.weight.data[0, 0] = np.nan
+    X, y = _blobs(12)
+    with pytest.raises(ValueError, match="evaluate: the model's outputs contain NaN or infinite values"):
+        evaluate(model, cross_entropy, DataLoader(X, y, batch_size=4))
+
+
+def test_fit_refuses_a_loader_without_batches():
+    model, opt, _ = _setup()
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="fit: the training loader yields no batches"):
+        fit(model, cross_entropy, opt, DataLoader(X[:0], y[:0], batch_size=4), epochs=2, progress=False)
+    with pytest.raises(ValueError, match="fit: the training loader yields no batches"):
+        fit(model, cross_entropy, opt, DataLoader(X[:3], y[:3], batch_size=4, drop_last=True), epochs=2,
+            progress=False)
+    with pytest.raises(ValueError, match="fit: the training loader yielded no samples"):
+        fit(model, cross_entropy, opt, _NoBatches(), epochs=1, progress=False)
+
+
+class _NoBatches:
+    """An iterable without a length that yields nothing."""
+
+    def __iter__(self):
+        return iter(())
+
+
+def _digits_run(epochs, callbacks, resume=None):
+    from chainrule.data import load_digits
+    X, y = load_digits()
+    model = nn.MLP([64, 32, 10], rng=0, dtype=np.float32)
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    train = DataLoader(X[:1200], y[:1200], batch_size=64, shuffle=True, seed=0)
+    val = DataLoader(X[1200:], y[1200:], batch_size=256)
+    history = fit(model, cross_entropy, opt, train, epochs, val_loader=val, callbacks=callbacks,
+                  progress=False, resume=resume)
+    return model, history
+
+
+def test_resuming_restores_early_stopping_so_the_run_stops_where_the_uninterrupted_one_did(tmp_path):
+    straight, full = _digits_run(30, [EarlyStopping(patience=2)])
+    stop = len(full)
+    assert 3 <= stop < 30 and full.stopped_reason.startswith("early stopping")
+    path = tmp_path / "last.safetensors"
+    # the checkpoint is listed first, yet written after EarlyStopping has seen the epoch
+    _digits_run(stop - 1, [ModelCheckpoint(path), EarlyStopping(patience=2)])
+    resumed, history = _digits_run(30, [EarlyStopping(patience=2)], resume=path)
+    assert len(history) == stop and history.val_loss == full.val_loss
+    assert history.stopped_reason == full.stopped_reason
+    for name, value in _params(straight).items():
+        assert np.array_equal(value, _params(resumed)[name]), name
+    # resuming the checkpoint of a run that had stopped early trains no further
+    _digits_run(30, [ModelCheckpoint(path), EarlyStopping(patience=2)])
+    _, again = _digits_run(40, [EarlyStopping(patience=2)], resume=path)
+    assert len(again) == stop
+
+
+def test_resuming_restores_the_best_value_of_a_save_best_only_checkpoint(tmp_path):
+    best_path, last_path = tmp_path / "best.safetensors", tmp_path / "last.safetensors"
+    _, full = _digits_run(6, [ModelCheckpoint(best_path, save_best_only=True)])
+    best_epoch = int(np.argmin(full.val_loss)) + 1
+    assert best_epoch < 6                                 # a later epoch was worse: it must not be saved
+    _digits_run(best_epoch, [ModelCheckpoint(best_path, save_best_only=True), ModelCheckpoint(last_path)])
+    saver = ModelCheckpoint(best_path, save_best_only=True)
+    _digits_run(6, [saver], resume=last_path)
+    assert saver.best == min(full.val_loss) and saver.saved_epoch == best_epoch
+    assert checkpoint.load(best_path)["epoch"] == best_epoch
+
+
+def test_model_checkpoint_checks_its_options_before_training(tmp_path):
+    with pytest.raises(ValueError, match="ModelCheckpoint: cannot monitor 'val_los'; choose one of"):
+        ModelCheckpoint(tmp_path / "m.safetensors", save_best_only=True, monitor="val_los")
+    with pytest.raises(ValueError, match="ModelCheckpoint: mode must be 'min', 'max' or 'auto', got 'lowest"):
+        ModelCheckpoint(tmp_path / "m.safetensors", save_best_only=True, mode="lowest")
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: metadata names \['epoch', 'history'\] are "
+                                         r"reserved"):
+        ModelCheckpoint(tmp_path / "m.safetensors", metadata={"epoch": 1, "history": [], "arch": [4, 3]})
+    with pytest.raises(TypeError, match="must be JSON-serialisable"):
+        ModelCheckpoint(tmp_path / "m.safetensors", metadata={"callback": print})
+    model, opt, loader = _setup()
+    saver = ModelCheckpoint(tmp_path / "m.safetensors", save_best_only=True)        # monitors val_loss
+    with pytest.raises(ValueError, match="ModelCheckpoint: monitoring 'val_loss' needs a val_loader"):
+        fit(model, cross_entropy, opt, loader, epochs=2, callbacks=[saver], progress=False)
+    assert not (tmp_path / "m.safetensors").exists()
+    on_train = ModelCheckpoint(tmp_path / "t.safetensors", save_best_only=True, monitor="train_loss")
+    history = fit(model, cross_entropy, opt, loader, epochs=3, callbacks=[on_train], progress=False)
+    assert checkpoint.load(tmp_path / "t.safetensors")["epoch"] == int(np.argmin(history.train_loss)) + 1
+
+
+def test_top_k_accuracy_breaks_ties_like_argmax_and_refuses_nan():
+    y = np.array([0, 1, 2, 3])
+    assert metrics.top_k_accuracy(y, np.zeros((4, 5)), k=1) == 0.25     # only class 0 ranks first
+    assert metrics.top_k_accuracy(y, np.zeros((4, 5)), k=2) == 0.5
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, size=(300, 4)).astype(float)             # many ties
+    labels = rng.integers(0, 4, 300)
+    assert metrics.top_k_accuracy(labels, scores, k=1) == metrics.accuracy(labels, scores)
+    order = np.argsort(-scores, axis=1, kind="stable")                      # ties: lower index first
+    for k in (2, 3):
+        expected = np.mean([labels[i] in order[i, :k] for i in range(300)])
+        assert metrics.top_k_accuracy(labels, scores, k=k) == expected
+    nan_scores = np.zeros((4, 5))
+    nan_scores[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"top_k_accuracy: scores contain NaN \(rows \[2\]\)"):
+        metrics.top_k_accuracy(y, nan_scores, k=2)
+
+
+def test_metrics_compare_string_labels_and_refuse_non_integral_floats():
+    assert metrics.accuracy(np.array(["cat", "dog", "cat"]), np.array(["cat", "cat", "cat"])) == 2 / 3
+    assert metrics.accuracy(["cat", "dog"], ["cat", "dog"]) == 1.0
+    with pytest.raises(ValueError, match=r"confusion_matrix: y_pred must hold integer labels, got "
+                                         r"non-integral values \[1.5\]"):
+        metrics.confusion_matrix([0, 1, 1], [0.0, 1.5, 1.0])
+    with pytest.raises(ValueError, match="accuracy: y_true must hold integer labels, got non-integral"):
+        metrics.accuracy([0.5, 1.0], [0, 1])
+    with pytest.raises(TypeError, match="confusion_matrix: y_true must hold integer class labels, got "
+                                        "dtype <U3"):
+        metrics.confusion_matrix(["cat", "dog"], ["cat", "cat"])
+    with pytest.raises(TypeError, match="hold different kinds of labels"):
+        metrics.accuracy(["0", "1"], [0, 1])
+    np.testing.assert_array_equal(metrics.confusion_matrix([0, 1, 1], [0.0, 1.0, 0.0]), [[1, 0], [1, 1]])

@@ -20,7 +20,7 @@ from .module import Module
 
 __all__ = ["identity", "linear", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
            "maxout", "get_activation", "activation_module", "Identity", "Sigmoid", "Logistic", "Tanh",
-           "ReLU", "LeakyReLU", "Softplus"]
+           "ReLU", "LeakyReLU", "Softplus", "Function", "activation_name"]
 
 
 def identity(x):
@@ -79,14 +79,38 @@ _FUNCTIONS = {
 }
 
 
+def _not_elementwise(name):
+    if name == "maxout":
+        raise ValueError("maxout is not an elementwise activation: it is a layer with its own weights "
+                         "(k pieces per unit); use nn.Maxout(in_features, out_features, pieces) or "
+                         "MLP(..., activation='maxout'), or the function maxout(x, pieces) on "
+                         "pre-activations")
+
+
 def get_activation(name):
-    """The activation function called ``name`` (``"relu"``, ``"tanh"``, ``"logistic"``, ...)."""
+    """The activation function called ``name`` (``"relu"``, ``"tanh"``, ``"logistic"``, ...);
+    a callable is returned as is."""
     if callable(name):
         return name
+    _not_elementwise(name)
     try:
         return _FUNCTIONS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown activation {name!r}; valid names are {sorted(_FUNCTIONS)}") from None
+
+
+def activation_name(activation):
+    """The table name of an activation given as a name, one of this module's functions or modules
+    (``relu`` or ``ReLU()`` give ``"relu"``), else ``None``."""
+    if isinstance(activation, str):
+        return activation
+    for name, fn in _FUNCTIONS.items():
+        if activation is fn:
+            return name
+    for name, cls in _MODULES.items():
+        if type(activation) is cls:
+            return name
+    return None
 
 
 # --------------------------------------------------------------------------- modules
@@ -141,10 +165,30 @@ _MODULES = {
 }
 
 
+class Function(Module):
+    """Any function ``f(x)`` as a module (what ``MLP(activation=f)`` puts between its layers)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        if not callable(fn):
+            raise TypeError(f"Function: expected a callable, got {type(fn).__name__}")
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+    def extra_repr(self):
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
 def activation_module(name):
-    """A new module for the activation called ``name`` (a Module instance is returned as is)."""
+    """A new module for the activation called ``name``; a Module instance is returned as is and
+    any other callable ``f`` is wrapped in ``Function(f)``."""
     if isinstance(name, Module):
         return name
+    if callable(name):
+        return Function(name)
+    _not_elementwise(name)
     try:
         return _MODULES[name]()
     except (KeyError, TypeError):

@@ -111,14 +111,20 @@ def _kaiming_std(tensor, a, mode, nonlinearity, name):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="relu", *, rng=None):
-    """U(-b, b) with ``b = √3·gain/√fan`` (He et al., 2015); ``a`` is a leaky-ReLU slope."""
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", *, rng=None):
+    """U(-b, b) with ``b = √3·gain/√fan`` (He et al., 2015), as in PyTorch.
+
+    ``gain = √(2 / (1 + a²))`` for the default ``nonlinearity="leaky_relu"`` with negative slope
+    ``a``; ``a = 0`` (the default) gives He's ``√2`` for ReLU.  Another ``nonlinearity`` takes
+    its own gain (``calculate_gain``) and ignores ``a``.
+    """
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(tensor, -math.sqrt(3.0) * std, math.sqrt(3.0) * std, rng=rng)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="relu", *, rng=None):
-    """N(0, σ²) with ``σ = gain/√fan`` (He et al., 2015)."""
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", *, rng=None):
+    """N(0, σ²) with ``σ = gain/√fan`` (He et al., 2015); ``a`` and ``nonlinearity`` as in
+    :func:`kaiming_uniform_`."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"), rng=rng)
 
 

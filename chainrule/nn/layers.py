@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numpy as cnp
-from .._core import _dtype, _shape
+from .._core import Tensor, _primal, _shape
 from . import functional as F
-from .activations import Identity, activation_module, get_activation, maxout
+from .activations import Identity, activation_module, activation_name, get_activation, maxout
 from .init import as_generator, by_name
 from .module import Module, Parameter, Sequential
 
@@ -22,9 +22,28 @@ _DEFAULT_INIT = {"relu": "he_uniform", "leaky_relu": "he_uniform", "softplus": "
 
 
 def _default_init(activation):
-    if not isinstance(activation, str):
-        return "xavier_uniform"
-    return _DEFAULT_INIT.get(activation, "xavier_uniform")
+    return _DEFAULT_INIT.get(activation_name(activation), "xavier_uniform")
+
+
+def _dtype_of(v):
+    """The dtype of an array or of the array inside a (possibly nested) Tensor; None for lists."""
+    while isinstance(v, Tensor):             # not Tensor.dtype: np.result_type costs ~0.3 µs
+        v = v._value
+    return getattr(v, "dtype", None)
+
+
+def _in_dtype(x, dtype):
+    """``x`` in the parameters' ``dtype``: float64 data must not turn a float32 model's whole step
+    into float64 (nor uint8 images into float64).  Only the dtype is looked at when it matches."""
+    dt = _dtype_of(x)
+    if dt is dtype or dt == dtype or dtype is None:
+        return x
+    if dt is None:
+        x = np.asarray(x)
+        dt = x.dtype
+    if dt.kind not in "biuf":
+        return x
+    return cnp.astype(x, dtype) if isinstance(x, Tensor) else x.astype(dtype)
 
 
 def _count(value, layer, what, minimum=1):
@@ -54,6 +73,9 @@ class Linear(Module):
     ``init`` (a name such as ``"he_uniform"`` or a callable ``fn(weight, rng)``) defaults to
     Glorot uniform, right for tanh, logistic and identity outputs; ``MLP`` passes He uniform
     for layers followed by a ReLU.  The bias starts at zero.
+
+    An input of another real dtype (float64 data, integer pixels) is cast to the parameters'
+    dtype, so a float32 layer computes, and differentiates, in float32.
     """
 
     def __init__(self, in_features, out_features, bias=True, *, init=None, rng=None, dtype=np.float64):
@@ -68,7 +90,11 @@ class Linear(Module):
 
     def forward(self, x):
         _check_features(self, x, self.in_features)
-        return F.linear(x, self.weight, self.bias)
+        weight = self.weight
+        dtype = _dtype_of(weight)
+        if _dtype_of(x) is not dtype:                       # the common case costs this one test
+            x = _in_dtype(x, dtype)
+        return F.linear(x, weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -87,7 +113,8 @@ class Neuron(Module):
 
     ``w`` is initialised with He uniform for rectifiers, Glorot uniform otherwise (fan-out 1);
     the bias (or the bias entry of ``w``) starts at zero, so both forms start from the same
-    numbers for the same ``rng``.
+    numbers for the same ``rng``.  An input of another real dtype is cast to the parameters'
+    dtype.
     """
 
     def __init__(self, in_features, activation="logistic", bias_feature=False, rng=None, *, init=None,
@@ -106,10 +133,10 @@ class Neuron(Module):
 
     def forward(self, x):
         _check_features(self, x, self.in_features)
+        dtype = _dtype_of(self.weight)
+        x = _in_dtype(x, dtype)
         if self.bias_feature:
-            shape = _shape(x)
-            dtype = _dtype(x) if np.issubdtype(_dtype(x), np.floating) else np.float64
-            ones = np.ones(shape[:-1] + (1,), dtype)
+            ones = np.ones(_shape(x)[:-1] + (1,), dtype)
             a = cnp.matmul(cnp.concatenate([x, ones], axis=-1), self.weight)      # [x, 1]ᵀ [w, b]
         else:
             a = cnp.matmul(x, self.weight) + self.bias
@@ -126,7 +153,8 @@ class Maxout(Module):
     """``out_features`` maxout units, each ``max{w₁ᵀx + b₁, ..., w_kᵀx + b_k}`` over ``pieces`` = k.
 
     The weight has shape ``(out_features · pieces, in_features)``; rows ``j·k ... j·k + k - 1``
-    are the pieces of unit ``j``.  Initialised Glorot uniform; biases start at zero.
+    are the pieces of unit ``j``.  Initialised Glorot uniform; biases start at zero.  An input
+    of another real dtype is cast to the parameters' dtype.
     """
 
     def __init__(self, in_features, out_features, pieces=2, bias=True, *, init=None, rng=None,
@@ -144,7 +172,7 @@ class Maxout(Module):
 
     def forward(self, x):
         _check_features(self, x, self.in_features)
-        a = cnp.matmul(x, self.weight.T)
+        a = cnp.matmul(_in_dtype(x, _dtype_of(self.weight)), self.weight.T)
         if self.bias is not None:
             a = a + self.bias
         return maxout(a, self.pieces)
@@ -157,7 +185,8 @@ class Maxout(Module):
 class Dropout(Module):
     """Inverted dropout: in training mode each entry is zeroed with probability ``p`` and the
     survivors are scaled by ``1/(1 - p)``, so evaluation mode is the identity.  The masks come
-    from ``rng`` (a seed or Generator; kept as the attribute ``rng``)."""
+    from ``rng`` (a seed or Generator; kept as the attribute ``rng``), drawn in the activations'
+    dtype (float32 activations draw float32 uniforms: half the memory and time)."""
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
@@ -169,10 +198,13 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        dtype = _dtype(x) if np.issubdtype(_dtype(x), np.floating) else np.float64
+        dtype = np.result_type(_primal(x))
+        if dtype.kind != "f":
+            dtype = np.dtype(np.float64)
         if self.p == 1.0:
             return cnp.multiply(x, np.zeros((), dtype))
-        keep = self.rng.random(_shape(x)) >= self.p
+        draw = dtype if dtype in (np.float32, np.float64) else np.float64   # what Generator.random offers
+        keep = self.rng.random(_shape(x), dtype=draw) >= self.p
         return cnp.multiply(x, keep.astype(dtype) * (1.0 / (1.0 - self.p)))
 
     def extra_repr(self):
@@ -184,11 +216,13 @@ class MLP(Module):
     Linear 256→128, activation, Linear 128→10, then ``output_activation`` if given.
 
     ``activation`` is a name (``"relu"``, ``"tanh"``, ``"logistic"``, ``"leaky_relu"``,
-    ``"softplus"``, ``"identity"``) or ``"maxout"``, which makes each hidden layer a
-    ``Maxout(..., pieces=pieces)``.  Hidden weights start He uniform under rectifiers and Glorot
-    uniform otherwise; the output layer starts Glorot uniform.  ``dropout > 0`` adds a
+    ``"softplus"``, ``"identity"``), ``"maxout"``, which makes each hidden layer a
+    ``Maxout(..., pieces=pieces)``, or any callable ``f(x)`` (as for ``Neuron``; a Module is used
+    as is).  Hidden weights start He uniform under rectifiers and Glorot uniform otherwise; the
+    output layer starts Glorot uniform.  ``dropout > 0`` adds a
     ``Dropout`` after each hidden activation.  The layers are ``self.layers`` (a ``Sequential``),
-    so parameters are named ``"layers.0.weight"``, ...
+    so parameters are named ``"layers.0.weight"``, ...  An input of another real dtype is cast
+    to the parameters' dtype by the first layer.
     """
 
     def __init__(self, sizes, activation="relu", output_activation=None, rng=None, *, pieces=2,

@@ -13,7 +13,10 @@ Every loss computes the per-example terms ``Lᵢ`` and then applies ``reduction`
 
 Inputs are checked before anything is computed: NaN, labels out of range, probabilities
 outside [0, 1] and mismatched shapes raise ``ValueError`` naming the loss and the values.
-Targets are cast to the prediction's dtype, so float32 in gives float32 out.
+Targets are cast to the prediction's dtype, so float32 in gives float32 out.  A real-valued
+target that is itself traced (a Tensor with ``requires_grad=True``, or an argument of a
+transform) stays differentiable wherever the loss is differentiable in it, as in PyTorch:
+``grad(lambda t: mse(p, t))(t0)`` is ``-2(p - t0)/n``.  Integer class labels are constants.
 """
 
 from __future__ import annotations
@@ -58,6 +61,13 @@ def _show(values, limit=6):
     return f"[{text}{', ...' if values.size > limit else ''}]"
 
 
+def _verb(what, singular):
+    """``"has"``/``"contains"`` for "the target", ``"have"``/``"contain"`` for "the labels"."""
+    if not what.endswith("s"):
+        return singular
+    return "have" if singular == "has" else singular[:-1]
+
+
 def _check_no_nan(name, what, v):
     if v.dtype.kind not in "fc":
         return
@@ -66,8 +76,8 @@ def _check_no_nan(name, what, v):
     bad = np.isnan(v)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: {what} contains NaN ({int(bad.sum())} of {v.size} entries, the first "
-                         f"at index {first if len(first) != 1 else first[0]})")
+        raise ValueError(f"{name}: {what} {_verb(what, 'contains')} NaN ({int(bad.sum())} of {v.size} "
+                         f"entries, the first at index {first if len(first) != 1 else first[0]})")
 
 
 def _check_prediction(name, x):
@@ -78,17 +88,38 @@ def _check_prediction(name, x):
     return v
 
 
+def _float_dtype(pred_values):
+    return pred_values.dtype if pred_values.dtype.kind == "f" else np.dtype(np.float64)
+
+
 def _float_like(target, pred_values):
-    """The target as an array of the prediction's floating dtype."""
-    dtype = pred_values.dtype if np.issubdtype(pred_values.dtype, np.floating) else np.float64
-    return np.asarray(_primal(target), dtype=dtype)
+    """The target as an array of the prediction's floating dtype (a constant)."""
+    return np.asarray(_primal(target), dtype=_float_dtype(pred_values))
+
+
+def _is_traced(x):
+    return isinstance(x, Tensor) and x._trace is not None
+
+
+def _real_target(name, target, pred_values, what="the target"):
+    """``(target to compute with, its values)``: a traced target stays traced (differentiable,
+    cast to the prediction's dtype), any other becomes a constant array; NaN is refused."""
+    if _is_traced(target):
+        dtype = _float_dtype(pred_values)
+        if target.dtype != dtype:
+            target = cnp.astype(target, dtype)
+        values = _values(target)
+    else:
+        target = values = _float_like(target, pred_values)
+    _check_no_nan(name, what, values)
+    return target, values
 
 
 def _same_shape(name, pred, target, what="target"):
     sp, st = _shape(pred), _shape(target)
     if sp != st:
-        raise ValueError(f"{name}: the prediction has shape {sp} but the {what} has shape {st}; they "
-                         "must be equal (reshape one of them, e.g. pred.reshape(-1))")
+        raise ValueError(f"{name}: the prediction has shape {sp} but the {what} {_verb(what, 'has')} "
+                         f"shape {st}; they must be equal (reshape one of them, e.g. pred.reshape(-1))")
 
 
 def _check_in_unit_interval(name, what, v):
@@ -134,7 +165,7 @@ def _pm1_labels(name, y, pred_values):
             raise ValueError(f"{name}: labels must be -1 or +1, got 0/1 labels; map them to ±1 first "
                              "(y = 2 * y - 1)")
         raise ValueError(f"{name}: labels must be -1 or +1; got {_show(v[bad])}")
-    return _float_like(v, pred_values)
+    return _real_target(name, y, pred_values, "the labels")[0]
 
 
 # --------------------------------------------------------------------------- regression
@@ -144,8 +175,7 @@ def mse(pred, target, reduction="mean"):
     _check_reduction("mse", reduction)
     pv = _check_prediction("mse", pred)
     _same_shape("mse", pred, target)
-    t = _float_like(target, pv)
-    _check_no_nan("mse", "the target", t)
+    t, _ = _real_target("mse", target, pv)
     return _reduce(cnp.square(pred - t), reduction)
 
 
@@ -162,9 +192,8 @@ def log_loss(p_or_logits, y, from_logits=False, reduction="mean"):
     _check_reduction(name, reduction)
     pv = _check_prediction(name, p_or_logits)
     _same_shape(name, p_or_logits, y, "labels")
-    t = _float_like(y, pv)
-    _check_no_nan(name, "the labels", t)
-    _check_in_unit_interval(name, "labels", t)
+    t, tv = _real_target(name, y, pv, "the labels")
+    _check_in_unit_interval(name, "labels", tv)
     if from_logits:
         # -log σ(a)·y - log σ(-a)·(1 - y) = softplus(a) - y·a;  d/da = σ(a) - y
         per = special.softplus(p_or_logits) - t * p_or_logits
@@ -188,29 +217,41 @@ def cross_entropy(logits, target, reduction="mean"):
     """Multiclass cross-entropy ``-Σ_k t_k log softmax(a)_k`` per row of ``logits`` (N, K).
 
     ``target`` is either integer labels of shape (N,) (then the loss is ``-log softmax(a)[y]``,
-    picked with one gather) or rows of shape (N, K): one-hot rows or soft distributions.
+    picked with one gather) or rows of shape (N, K): one-hot rows or soft distributions (a
+    traced distribution is differentiated too).  One sample may be given unbatched, as in
+    PyTorch: logits (K,) with a scalar label or a (K,) distribution.
     """
     name = "cross_entropy"
     _check_reduction(name, reduction)
     pv = _check_prediction(name, logits)
+    if pv.ndim == 1:
+        return _one_sample_cross_entropy(logits, target, reduction)
     n, k = _scores_2d(name, logits, "logits")
     if np.ndim(_primal(target)) == 1:             # one fused primitive, reduction included
         return softmax_cross_entropy(logits, _labels(name, target, n, k), reduction)
-    else:
-        log_p = special.log_softmax(logits, axis=-1)
-        t = _float_like(target, pv)
-        if t.shape != (n, k):
-            raise ValueError(f"{name}: target must be labels of shape ({n},) or rows of shape ({n}, {k}), "
-                             f"got shape {t.shape}")
-        _check_no_nan(name, "the target", t)
-        _check_in_unit_interval(name, "target probabilities", t)
-        sums = t.sum(axis=1)
-        off = np.abs(sums - 1) > 1e-4
-        if off.any():
-            raise ValueError(f"{name}: target rows must sum to 1 (one-hot or a distribution); rows "
-                             f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
-        per = -cnp.sum(t * log_p, axis=-1)
+    if _shape(target) != (n, k):
+        raise ValueError(f"{name}: target must be labels of shape ({n},) or rows of shape ({n}, {k}), "
+                         f"got shape {_shape(target)}")
+    t, tv = _real_target(name, target, pv)
+    _check_in_unit_interval(name, "target probabilities", tv)
+    sums = tv.sum(axis=1)
+    off = np.abs(sums - 1) > 1e-4
+    if off.any():
+        raise ValueError(f"{name}: target rows must sum to 1 (one-hot or a distribution); rows "
+                         f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
+    per = -cnp.sum(t * special.log_softmax(logits, axis=-1), axis=-1)
     return _reduce(per, reduction)
+
+
+def _one_sample_cross_entropy(logits, target, reduction):
+    """Logits (K,) with a scalar label or a (K,) distribution: the loss of a batch of one."""
+    k = _shape(logits)[0]
+    ts = _shape(target)
+    if ts not in ((), (k,)):
+        raise ValueError(f"cross_entropy: for logits of shape ({k},) (one sample) the target must be a "
+                         f"scalar label or a distribution of shape ({k},), got shape {ts}")
+    per = cross_entropy(cnp.reshape(logits, (1, k)), cnp.reshape(target, (1,) + ts), "none")
+    return _reduce(cnp.reshape(per, ()), reduction)
 
 
 def nll_loss(log_probs, labels, reduction="mean"):

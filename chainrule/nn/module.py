@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Tensor, _primal, no_grad
+from .._core import Tensor, _primal, bump_version, no_grad
 
-__all__ = ["Parameter", "Module", "Sequential", "functional_call"]
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "functional_call"]
 
 
 class Parameter(Tensor):
@@ -36,6 +36,20 @@ class Parameter(Tensor):
 
     def __reduce__(self):
         return (Parameter, (np.asarray(self._value), self.requires_grad))
+
+
+def _refuse_containers_of_modules(owner, name, value):
+    """A plain list, tuple or dict of Modules would hide their parameters: point to the containers."""
+    if isinstance(value, (list, tuple)):
+        container, items = "ModuleList", value
+    elif isinstance(value, dict):
+        container, items = "ModuleDict", value.values()
+    else:
+        return
+    if any(isinstance(v, Module) for v in items):
+        raise TypeError(f"{type(owner).__name__}: {name!r} is a plain {type(value).__name__} of Modules, "
+                        f"which would not be registered (no parameters(), state_dict(), train()/eval()); "
+                        f"use nn.{container}(...) instead")
 
 
 class Module:
@@ -67,10 +81,31 @@ class Module:
             self._forget(name)
             self._modules[name] = value
             self._order[name] = None
-        else:
-            if registry is not None:
-                self._forget(name)
+        elif registry is None:
             object.__setattr__(self, name, value)
+        elif name in registry or name in self._modules:
+            self._replace_registered(name, value)
+        else:
+            _refuse_containers_of_modules(self, name, value)
+            self._forget(name)
+            object.__setattr__(self, name, value)
+
+    def _replace_registered(self, name, value):
+        """``None`` empties a registered slot (it stays registered, as in PyTorch); anything else
+        would silently drop a parameter or sub-module from ``parameters()`` and ``state_dict()``."""
+        if value is None:
+            if name in self._parameters:
+                self._parameters[name] = None
+            else:
+                self._forget(name)
+                object.__setattr__(self, name, None)
+            return
+        what, expected = (("parameter", "a Parameter") if name in self._parameters
+                          else ("sub-module", "a Module"))
+        fix = (f"wrap it: module.{name} = nn.Parameter(value), or copy into it: "
+               f"module.{name}.copy_(value)" if what == "parameter" else "delete it first")
+        raise TypeError(f"{type(self).__name__}: cannot assign an object of type {type(value).__name__} to "
+                        f"the registered {what} {name!r} ({expected} or None expected); {fix}")
 
     def _forget(self, name):
         self._parameters.pop(name, None)
@@ -197,7 +232,7 @@ class Module:
                 p.data = p._value.astype(dtype)
                 if p._node is not None:
                     p._node.ans = p._value
-                p._version += 1
+                bump_version(p)
                 p.grad = None
         return self
 
@@ -234,6 +269,11 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
+def _next_index(modules):
+    """One more than the largest integer name: ``str(len)`` would reuse a name after a deletion."""
+    return 1 + max((int(k) for k in modules if k.isdigit()), default=-1)
+
+
 class Sequential(Module):
     """Modules applied one after the other; indexable (``seq[0]``, ``seq[1:]``) and iterable."""
 
@@ -252,7 +292,7 @@ class Sequential(Module):
     def append(self, module):
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
+        setattr(self, str(_next_index(self._modules)), module)
         return self
 
     def __len__(self):
@@ -269,6 +309,144 @@ class Sequential(Module):
             return items[idx]
         except IndexError:
             raise IndexError(f"Sequential: index {idx} is out of range for {len(items)} modules") from None
+
+
+class ModuleList(Module):
+    """A list of Modules whose parameters are registered: ``self.blocks = ModuleList([...])``.
+
+    Indexable (``blocks[0]``, ``blocks[-1]``, ``blocks[1:]`` gives a ModuleList), iterable, and
+    grown with ``append``/``extend``/``insert``; the members are named ``"0"``, ``"1"``, ... in
+    order, so parameters read ``"blocks.0.weight"``.  It has no ``forward``: the owner decides
+    how its members are called.
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    def _checked(self, module, what):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList.{what}: expected a Module, got {type(module).__name__}")
+        return module
+
+    def _renumber(self, members):
+        for name in list(self._modules):
+            self._forget(name)
+        for k, m in enumerate(members):
+            setattr(self, str(k), m)
+
+    def _position(self, idx):
+        n = len(self._modules)
+        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
+            raise TypeError(f"ModuleList indices must be integers or slices, not {type(idx).__name__}")
+        if not -n <= idx < n:
+            raise IndexError(f"ModuleList: index {idx} is out of range for {n} modules")
+        return int(idx) % n
+
+    def append(self, module):
+        setattr(self, str(len(self._modules)), self._checked(module, "append"))
+        return self
+
+    def extend(self, modules):
+        if isinstance(modules, Module):
+            raise TypeError("ModuleList.extend: expected an iterable of Modules, got a single "
+                            f"{type(modules).__name__}; use append")
+        for m in modules:
+            self.append(self._checked(m, "extend"))
+        return self
+
+    def insert(self, index, module):
+        members = list(self._modules.values())
+        members.insert(index, self._checked(module, "insert"))
+        self._renumber(members)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, idx):
+        members = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(members[idx])
+        return members[self._position(idx)]
+
+    def __setitem__(self, idx, module):
+        setattr(self, str(self._position(idx)), self._checked(module, "__setitem__"))
+
+    def __delitem__(self, idx):
+        members = list(self._modules.values())
+        if isinstance(idx, slice):
+            del members[idx]
+        else:
+            del members[self._position(idx)]
+        self._renumber(members)
+
+
+class ModuleDict(Module):
+    """A dict of Modules whose parameters are registered, in insertion order.
+
+    ``heads = ModuleDict({"digits": Linear(64, 10)})``; ``heads["digits"]``, ``"digits" in heads``,
+    ``keys()``, ``values()``, ``items()``, ``update()``, ``pop()``; parameters read
+    ``"heads.digits.weight"``.  Keys are strings that are valid as attribute names and do not
+    shadow a Module attribute.  It has no ``forward``.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def _key(self, key):
+        if not isinstance(key, str) or not key.isidentifier() and not key.isdigit():
+            raise KeyError(f"ModuleDict: keys must be strings usable as names, got {key!r}")
+        if key in ("training",) or hasattr(Module, key):
+            raise KeyError(f"ModuleDict: key {key!r} would shadow a Module attribute; choose another")
+        return key
+
+    def __getitem__(self, key):
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(f"ModuleDict: no module {key!r}; it holds {list(self._modules)}") from None
+
+    def __setitem__(self, key, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: the value for {key!r} is a {type(module).__name__}, not a Module")
+        setattr(self, self._key(key), module)
+
+    def __delitem__(self, key):
+        self[key]                                  # the KeyError names what there is
+        self._forget(key)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules))
+
+    def keys(self):
+        return list(self._modules)
+
+    def values(self):
+        return list(self._modules.values())
+
+    def items(self):
+        return list(self._modules.items())
+
+    def pop(self, key):
+        module = self[key]
+        self._forget(key)
+        return module
+
+    def update(self, modules):
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module
 
 
 def functional_call(module, params, *args, **kwargs):

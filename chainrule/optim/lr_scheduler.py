@@ -4,6 +4,14 @@ schedule restored from ``state_dict()`` continues exactly where it stopped.
 
 Create the scheduler after the optimizer, call ``optimizer.step()`` during the epoch and
 ``scheduler.step()`` at its end.
+
+Schedules chain as in PyTorch.  A new schedule starts from the optimizer's current rate
+(``base_lr`` is the rate when it is created; it does not reset the rate to the group's
+``initial_lr``), and when something else changed the rate since a schedule's last step
+(another schedule of the same optimizer, or the user), the schedule continues from the rate
+it finds: ``base_lr`` is re-derived so that ``base_lr · factor(t)`` is that rate, and the next
+step multiplies it by ``factor(t + 1) / factor(t)``.  Two schedules stepped together therefore
+multiply their factors.
 """
 
 from __future__ import annotations
@@ -22,8 +30,12 @@ class LRScheduler:
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = int(last_epoch)
+        if self.last_epoch == -1:            # a new schedule: from the current rates
+            self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        else:                                # re-created mid-way: from the rates it started with
+            self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self._last_lr = None
         self.step()
 
     def factor(self, t):
@@ -36,10 +48,20 @@ class LRScheduler:
 
     def step(self):
         """Advance one step (epoch) and set the optimizer's learning rates."""
+        if self._last_lr is not None:
+            for i, (group, mine) in enumerate(zip(self.optimizer.param_groups, self._last_lr, strict=True)):
+                if group["lr"] != mine:      # another schedule, or the user, set it since
+                    self._rebase(i, group["lr"])
         self.last_epoch += 1
         self._last_lr = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, self._last_lr, strict=True):
             group["lr"] = lr
+
+    def _rebase(self, i, lr):
+        """Make ``lr`` the rate of group ``i`` at the current step: ``base · factor(t) = lr``."""
+        f = self.factor(self.last_epoch)
+        if f != 0:                           # a factor of 0 leaves nothing to scale from
+            self.base_lrs[i] = lr / f
 
     def get_last_lr(self):
         """The learning rates set by the last ``step()``, one per parameter group."""
@@ -110,6 +132,11 @@ class CosineAnnealingLR(LRScheduler):
         f = self.factor(self.last_epoch)
         return [self.eta_min + (base - self.eta_min) * f for base in self.base_lrs]
 
+    def _rebase(self, i, lr):
+        f = self.factor(self.last_epoch)
+        if f != 0:
+            self.base_lrs[i] = self.eta_min + (lr - self.eta_min) / f
+
 
 class LinearWarmup(LRScheduler):
     """Ramp the learning rate linearly from ``start_factor · base_lr`` (default ``base_lr /
@@ -131,6 +158,15 @@ class LinearWarmup(LRScheduler):
     def factor(self, t):
         w = min(t, self.warmup_steps) / self.warmup_steps
         return self.start_factor + (1.0 - self.start_factor) * w
+
+    def _rebase(self, i, lr):
+        if self.after is not None and self.last_epoch >= self.warmup_steps:
+            self.after._rebase(i, lr)        # the rate is the after-schedule's now
+            return
+        old = self.base_lrs[i]
+        super()._rebase(i, lr)
+        if self.after is not None and old != 0:
+            self.after.base_lrs[i] *= self.base_lrs[i] / old     # it takes over where warm-up ends
 
     def get_lr(self):
         t = self.last_epoch

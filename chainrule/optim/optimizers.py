@@ -20,7 +20,13 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
 
 class Optimizer:
     """Base class: ``param_groups`` (a list of dicts with ``"params"`` and hyper-parameters) and
-    ``state`` (``{parameter index: {name: ndarray or number}}``, indices counted over all groups)."""
+    ``state`` (``{parameter index: {name: ndarray or number}}``, indices counted over all groups).
+
+    Frozen parameters (``requires_grad=False``) are accepted, as in PyTorch: they get no gradient,
+    and a parameter without a gradient is skipped by ``step()``.
+    """
+
+    _state_keys = frozenset()       # the names of the per-parameter state a subclass keeps
 
     def __init__(self, params, defaults):
         name = type(self).__name__
@@ -49,9 +55,12 @@ class Optimizer:
         params = [params] if isinstance(params, Tensor) else list(params)
         seen = {id(p) for p in self._params}
         for k, p in enumerate(params):
-            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
-                raise TypeError(f"{name}: parameter {k} of a group is not a leaf Tensor with "
-                                f"requires_grad=True (got {type(p).__name__})")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {k} of a group is of type {type(p).__name__}, not a "
+                                "Parameter (a leaf Tensor)")
+            if not p.is_leaf:
+                raise TypeError(f"{name}: parameter {k} of a group is the result of a computation, not a "
+                                "leaf Tensor; optimize the leaves it was computed from")
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {k} of a group appears more than once among the "
                                  "optimizer's parameters")
@@ -109,21 +118,31 @@ class Optimizer:
     # ---- state
 
     def state_dict(self):
-        """``{"state": {index: {name: ndarray or number}}, "param_groups": [{..., "params": [indices]}]}``;
-        arrays are copies."""
+        """``{"optimizer": class name, "state": {index: {name: ndarray or number}},
+        "param_groups": [{..., "params": [indices]}]}``; arrays are copies."""
         state = {i: {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
                  for i, s in sorted(self.state.items())}
         groups = [{k: (list(v) if k == "params" else v) for k, v in g.items()} for g in self.param_groups]
-        return {"state": state, "param_groups": groups}
+        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore what ``state_dict()`` returned (for an optimizer over the same parameters)."""
+        """Restore what ``state_dict()`` returned (for an optimizer of the same class over the same
+        parameters); the state of another optimizer class is refused."""
         name = type(self).__name__
         try:
             groups, state = state_dict["param_groups"], state_dict["state"]
         except (KeyError, TypeError):
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
                              "'param_groups'") from None
+        saved_by = state_dict.get("optimizer")
+        if saved_by is not None and saved_by != name:
+            raise ValueError(f"{name}.load_state_dict: the state was saved by {saved_by}, not {name}; load "
+                             f"it into {saved_by}(...), or start this {name} afresh")
+        foreign = sorted({k for entries in state.values() for k in entries} - self._state_keys)
+        if foreign:
+            raise ValueError(f"{name}.load_state_dict: the state holds {foreign}, which {name} does not "
+                             f"keep (it keeps {sorted(self._state_keys)}); it was saved by another "
+                             "optimizer class")
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state has {len(groups)} parameter groups, this "
                              f"optimizer {len(self.param_groups)}")
@@ -175,6 +194,8 @@ class SGD(Optimizer):
     ``g ← g + μb`` (Nesterov) or ``g ← b``; then ``w ← w - η g``.
     """
 
+    _state_keys = frozenset({"momentum_buffer"})
+
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, *, dampening=0.0):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
@@ -219,6 +240,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         betas = tuple(float(b) for b in betas)
@@ -275,6 +297,8 @@ class RMSprop(Optimizer):
     ``w ← w - ηb``.
     """
 
+    _state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0, centered=False):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha!r}")
@@ -327,8 +351,9 @@ class RMSprop(Optimizer):
 def clip_grad_norm_(params, max_norm, norm_type=2.0):
     """Rescale the gradients of ``params`` so that their joint norm is at most ``max_norm``.
 
-    Returns the norm before clipping (a float).  ``norm_type`` is 2 (Euclidean) or ``inf``.
-    Gradients are replaced by scaled copies, never written into (they may be shared).
+    Returns the norm before clipping (a float).  ``norm_type`` is any ``p ≥ 1`` (the p-norm
+    ``(Σ|g|ᵖ)^(1/p)`` of all gradient entries together) or ``inf`` (also ``"inf"``: the largest
+    ``|g|``).  Gradients are replaced by scaled copies, never written into (they may be shared).
     """
     if isinstance(params, Tensor):
         params = [params]
@@ -336,13 +361,27 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
     max_norm = float(max_norm)
     if not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be ≥ 0, got {max_norm!r}")
+    try:
+        p_norm = float(norm_type)                 # float("inf") reads "inf" too
+    except (TypeError, ValueError):
+        p_norm = math.nan
+    if not p_norm >= 1.0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be a number ≥ 1 or inf, got {norm_type!r}")
     grads = [np.asarray(_primal(p.grad)) for p in params]
-    if norm_type == 2 or norm_type == 2.0:
+    if p_norm == 2.0:
         total = math.sqrt(math.fsum(float(np.vdot(g, g)) for g in grads))
-    elif norm_type == math.inf:
+    elif p_norm == 1.0:
+        total = math.fsum(float(np.sum(np.abs(g))) for g in grads)
+    elif p_norm == math.inf:
         total = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
     else:
-        raise ValueError(f"clip_grad_norm_: norm_type must be 2 or inf, got {norm_type!r}")
+        # scaled by the largest entry so that |g|ᵖ neither overflows nor underflows
+        scale = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+        if scale == 0.0 or not math.isfinite(scale):
+            total = scale
+        else:
+            powers = math.fsum(float(np.sum((np.abs(g) / scale) ** p_norm)) for g in grads)
+            total = scale * powers ** (1.0 / p_norm)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for p, g in zip(params, grads, strict=True):
