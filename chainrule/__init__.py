@@ -17,7 +17,7 @@ from . import _tensor_methods, extend, special  # noqa: F401  # isort: skip
 from ._core import Tensor, enable_grad, is_grad_enabled, no_grad  # isort: skip
 from ._tensor_methods import tensor  # isort: skip
 from .checkpoint import load, save  # isort: skip
-from .explain import explain  # isort: skip
+from . import explain  # isort: skip  (a callable module: chainrule.explain(f, x))
 from .gradcheck import GradcheckError, gradcheck  # isort: skip
 from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacobian_matrix,  # isort: skip
                          jacrev, jvp, value_and_grad, vjp)

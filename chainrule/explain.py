@@ -13,12 +13,17 @@ into vectors).  ``explain`` traces ``f`` once, exactly as the reverse mode does,
   engine runs: one row vector times one local Jacobian per step.
 
 It is meant for small examples: every local Jacobian is formed as a matrix.
+
+The module is callable: ``chainrule.explain(f, x)`` and ``chainrule.explain.explain(f, x)`` are the
+same function, and ``chainrule.explain.Explanation`` (and the other classes) stay reachable.
 """
 
 from __future__ import annotations
 
 import html
 import inspect
+import sys
+import types
 
 import numpy as np
 
@@ -170,11 +175,16 @@ def backward_cotangents(nodes, out, seed=None):
 # --------------------------------------------------------------------------- the explanation
 
 class Variable:
-    """A value of the computation: ``name = op(inputs)`` with its shape (``op`` None for an input)."""
+    """A value of the computation: ``name = op(inputs)`` with its shape (``op`` None for an input).
 
-    def __init__(self, name, op, inputs, shape, value, role):
+    ``inputs`` are the operation's arguments as text (traced ones by name, constants by value,
+    static parameters such as ``axis=0`` by name); ``position`` is an input's argument number.
+    """
+
+    def __init__(self, name, op, inputs, shape, value, role, position=None):
         self.name, self.op, self.inputs, self.shape, self.value, self.role = \
             name, op, inputs, shape, value, role
+        self.position = position
 
     @property
     def size(self):
@@ -185,10 +195,15 @@ class Variable:
 
 
 class LocalJacobian:
-    """``∂of/∂wrt`` of one operation, k×m in numerator layout (``argument`` is its position)."""
+    """``∂of/∂wrt`` of one operation, k×m in numerator layout (``argument`` is its position).
 
-    def __init__(self, of, wrt, argument, matrix):
+    Where ``wrt`` is more than one argument of the same operation (``x * x``) each Jacobian's
+    label says which: ``∂v1/∂x (1st argument)``.
+    """
+
+    def __init__(self, of, wrt, argument, matrix, repeated=False):
         self.of, self.wrt, self.argument, self.matrix = of, wrt, argument, matrix
+        self.repeated = repeated
 
     @property
     def shape(self):
@@ -196,7 +211,8 @@ class LocalJacobian:
 
     @property
     def label(self):
-        return f"∂{self.of}/∂{self.wrt}"
+        which = f" ({_ordinal(self.argument + 1)} argument)" if self.repeated else ""
+        return f"∂{self.of}/∂{self.wrt}{which}"
 
     def __repr__(self):
         return f"LocalJacobian({self.label}, {_dims(self.shape)})"
@@ -205,30 +221,128 @@ class LocalJacobian:
 class VJPStep:
     """One step of the backward pass: ``ḡ_wrt += ḡ_of · ∂of/∂wrt`` (1×k times k×m gives 1×m)."""
 
-    def __init__(self, of, wrt, argument, cotangent, result, accumulates):
+    def __init__(self, of, wrt, argument, cotangent, result, accumulates, repeated=False):
         self.of, self.wrt, self.argument = of, wrt, argument
         self.cotangent = cotangent      # ḡ_of as a 1×k row
         self.result = result            # this step's contribution to ḡ_wrt, a 1×m row
         self.accumulates = accumulates  # ḡ_wrt already had a contribution from another path
+        self.repeated = repeated        # wrt is several arguments of this operation
+
+    @property
+    def jacobian_label(self):
+        return LocalJacobian(self.of, self.wrt, self.argument, np.empty((0, 0)), self.repeated).label
+
+    @property
+    def text(self):
+        op = "+=" if self.accumulates else "="
+        k, m = self.cotangent.shape[1], self.result.shape[1]
+        return (f"ḡ_{self.wrt} {op} ḡ_{self.of} · {self.jacobian_label}   (1×{k} · {k}×{m} → 1×{m})  "
+                f"= {_row(self.result)}")
 
     def __repr__(self):
         op = "+=" if self.accumulates else "="
-        return f"VJPStep(ḡ_{self.wrt} {op} ḡ_{self.of} · ∂{self.of}/∂{self.wrt})"
+        return f"VJPStep(ḡ_{self.wrt} {op} ḡ_{self.of} · {self.jacobian_label})"
 
 
 class Explanation:
-    """What :func:`explain` found; prints as text and renders as HTML in Jupyter.
+    """What :func:`explain` found; prints as text and renders as HTML in Jupyter (the same content).
 
-    Attributes: ``variables`` (inputs first, output last), ``jacobians`` (one per traced
-    argument of every operation, in evaluation order), ``is_chain``, ``paths`` (each a list of
-    variable names from the output down to an input, with its product ``path_products``),
+    Attributes: ``variables`` (inputs first, in argument order, output last), ``jacobians`` (one
+    per traced argument of every operation, in evaluation order), ``is_chain``, ``paths`` (each a
+    list of variable names from the output down to an input, with its product
+    ``path_products``; ``path_arguments`` gives the argument position taken at each step),
     ``total`` (the product — or sum over paths — of the local Jacobians), ``reference``
-    (``jacobian_matrix(f)`` at the point), ``max_error``, ``agrees``, and for a scalar output
+    (``jacobian_matrix(f)`` at the point), ``max_error``, ``agrees``, ``is_identity`` (``f``
+    returned an input unchanged), ``output`` (the output's Variable), and for a scalar output
     ``backward`` (the :class:`VJPStep` list) and ``gradient`` (``ḡ`` of each input, shaped like it).
     """
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
+
+    # ---- the content, shared by the text and the HTML
+
+    @property
+    def inputs(self):
+        return sorted((v for v in self.variables if v.position is not None), key=lambda v: v.position)
+
+    def _header(self):
+        out = self.output
+        return (f"The chain rule for {out.name} = {self.function}({', '.join(v.name for v in self.inputs)}) "
+                f"at the given point, in numerator layout: ∂z/∂x of z ∈ Rᵏ, x ∈ Rᵈ is k×d, "
+                f"tensors strung into vectors ({self.order_text}).")
+
+    def _total_lines(self):
+        """The sentence that says how the total Jacobian is made, and its factors or paths."""
+        out, ins = self.output, self.inputs
+        if self.is_identity:
+            others = [v.name for v in ins if v.name != out.name]
+            plural = "s" if len(others) > 1 else ""
+            zero = f"; the other input{plural} ({', '.join(others)}) get zero columns" if others else ""
+            return [f"{self.function} returns its input {out.name} unchanged: no operation was recorded, so "
+                    f"∂{out.name}/∂{out.name} is the {_dims((out.size, out.size))} identity matrix{zero}."]
+        if self.is_chain:
+            chain = self.paths[0]
+            factors = [self._jac(a, b) for a, b in zip(chain[:-1], chain[1:])]
+            return ["The total Jacobian is the product of the local Jacobians, outermost first:",
+                    f"  ∂{out.name}/∂{ins[0].name} = " + " · ".join(f.label for f in factors),
+                    "  shapes: " + " · ".join(f"({_dims(f.shape)})" for f in factors)
+                    + f" = {_dims(self.total.shape)}"]
+        lines = [self._not_a_chain_sentence()]
+        for path, args, prod in zip(self.paths, self.path_arguments, self.path_products):
+            lines.append(f"  path {self._path_text(path, args)}: {_dims(prod.shape)}")
+        if not self.paths:
+            lines.append(f"  ({self.path_count} paths: too many to list; they were summed by "
+                         "accumulating J_v = Σ ∂v/∂u · J_u over the operations in order)")
+        return lines
+
+    def _not_a_chain_sentence(self):
+        out, ins = self.output, self.inputs
+        reasons = [f"{n} is used {k} times (fan-out)" for n, k in self.fan_out.items()]
+        if len(ins) > 1:
+            reasons.append(f"it has {len(ins)} inputs ({', '.join(v.name for v in ins)}), strung into one "
+                           "vector")
+        unused = [v.name for v in ins if v.role == "unused input"]
+        if unused:
+            verb = "does" if len(unused) == 1 else "do"
+            reasons.append(f"{', '.join(unused)} {verb} not affect {out.name}, so its columns are zero")
+        if self.path_count == 1:
+            how = (f"There is one path from {out.name} to an input; the product of the local Jacobians "
+                   "along it fills that input's columns:")
+        else:
+            how = (f"The total Jacobian is the sum over the {self.path_count} paths from the output to the "
+                   "input(s) of the product of the local Jacobians along each path — the lecture's "
+                   "∂zᵢ/∂xⱼ = Σₖ ∂zᵢ/∂yₖ · ∂yₖ/∂xⱼ:")
+        return f"The graph is not a chain: {'; '.join(reasons)}. {how}"
+
+    def _path_text(self, path, args):
+        """``L ← v1 ← x``, with the argument taken where one operation uses a value twice."""
+        text = path[0]
+        for of, wrt, pos in zip(path[:-1], path[1:], args):
+            repeated = any(j.repeated for j in self.jacobians if j.of == of and j.wrt == wrt)
+            text += f" ← {wrt}" + (f" (as {_ordinal(pos + 1)} argument of {of})" if repeated else "")
+        return text
+
+    def _check_line(self):
+        verdict = "they agree" if self.agrees else "THEY DISAGREE"
+        return (f"Check: jacobian_matrix({self.function}) at the point gives the same "
+                f"{_dims(self.reference.shape)} matrix up to {self.max_error:.2e} "
+                f"(largest absolute difference): {verdict}.")
+
+    _BACKWARD = ("Backward pass (reverse mode): start from ḡ = 1 at the output and push a row vector "
+                 "through one local Jacobian per step — a vector–Jacobian product, never a product of "
+                 "matrices:")
+
+    def _backward_lines(self):
+        """``ḡ_L = 1``, one line per VJP, then ``∂L/∂w = ḡ_w`` for every input (without indent)."""
+        out = self.output
+        lines = [f"ḡ_{out.name} = 1"] + [s.text for s in self.backward]
+        for v in self.inputs:
+            lines.append(f"∂{out.name}/∂{v.name} = ḡ_{v.name} = {_row(self.gradient[v.name].reshape(1, -1))}")
+        return lines
+
+    def _jac(self, of, wrt):
+        return next(j for j in self.jacobians if j.of == of and j.wrt == wrt)
 
     # ---- text
 
@@ -239,103 +353,55 @@ class Explanation:
         return str(self)
 
     def _lines(self):
-        out = self.variables[-1]
-        ins = [v for v in self.variables if v.role == "input"]
-        lines = [f"The chain rule for {out.name} = {self.function}({', '.join(v.name for v in ins)}) "
-                 f"at the given point, in numerator layout: ∂z/∂x of z ∈ Rᵏ, x ∈ Rᵈ is k×d, "
-                 f"tensors strung into vectors ({self.order_text}).", "", "Variables"]
+        lines = [self._header(), "", "Variables"]
         width = max(len(_definition(v)) for v in self.variables)
+        role_width = max(len(v.role) for v in self.variables)
         for v in self.variables:
-            lines.append(f"  {_definition(v):<{width}}  shape {str(v.shape):<10} {v.role:<12} "
+            lines.append(f"  {_definition(v):<{width}}  shape {str(v.shape):<10} {v.role:<{role_width}} "
                          f"{_summary(v.value)}")
-        lines += ["", "Local Jacobians (one per operation and traced argument)"]
-        for j in self.jacobians:
-            lines.append(f"  {j.label:<{width}}  {_dims(j.shape)}")
-            lines += _matrix_lines(j.matrix, "      ")
+        if self.jacobians:
+            width = max(width, *(len(j.label) for j in self.jacobians))
+            lines += ["", "Local Jacobians (one per operation and traced argument)"]
+            for j in self.jacobians:
+                lines.append(f"  {j.label:<{width}}  {_dims(j.shape)}")
+                lines += _matrix_lines(j.matrix, "      ")
         lines.append("")
-        dep = ", ".join(ins_.name for ins_ in ins)
-        if self.is_chain:
-            chain = self.paths[0]
-            factors = [self._jac(a, b) for a, b in zip(chain[:-1], chain[1:])]
-            lines.append("The total Jacobian is the product of the local Jacobians, outermost first:")
-            lines.append(f"  ∂{out.name}/∂{dep} = " + " · ".join(f.label for f in factors))
-            lines.append("  shapes: " + " · ".join(f"({_dims(f.shape)})" for f in factors)
-                         + f" = {_dims(self.total.shape)}")
-        else:
-            lines.append(self._fan_out_sentence())
-            for path, prod in zip(self.paths, self.path_products):
-                lines.append("  path " + " ← ".join(path) + f": {_dims(prod.shape)}")
-            if not self.paths:
-                lines.append(f"  ({self.path_count} paths: too many to list; they were summed by "
-                             "accumulating J_v = Σ ∂v/∂u · J_u over the operations in order)")
+        lines += self._total_lines()
         lines += _matrix_lines(self.total, "      ")
-        verdict = "they agree" if self.agrees else "THEY DISAGREE"
-        lines.append(f"Check: jacobian_matrix({self.function}) at the point gives the same "
-                     f"{_dims(self.reference.shape)} matrix up to {self.max_error:.2e} "
-                     f"(largest absolute difference): {verdict}.")
-        if self.backward is not None:
-            lines += ["", "Backward pass (reverse mode): start from ḡ = 1 at the output and push a row "
-                      "vector through one local Jacobian per step — a vector–Jacobian product, never a "
-                      "product of matrices:"]
-            lines.append(f"  ḡ_{out.name} = 1")
-            for s in self.backward:
-                op = "+=" if s.accumulates else "="
-                lines.append(f"  ḡ_{s.wrt} {op} ḡ_{s.of} · ∂{s.of}/∂{s.wrt}   "
-                             f"(1×{s.cotangent.shape[1]} · {s.cotangent.shape[1]}×{s.result.shape[1]} "
-                             f"→ 1×{s.result.shape[1]})  = {_row(s.result)}")
-            for v in ins:
-                row = _row(self.gradient[v.name].reshape(1, -1))
-                lines.append(f"  ∂{out.name}/∂{v.name} = ḡ_{v.name} = {row}")
+        lines.append(self._check_line())
+        if self.backward is not None and not self.is_identity:
+            lines += ["", self._BACKWARD]
+            lines += ["  " + line for line in self._backward_lines()]
         return lines
-
-    def _jac(self, of, wrt):
-        return next(j for j in self.jacobians if j.of == of and j.wrt == wrt)
-
-    def _fan_out_sentence(self):
-        reasons = [f"{n} is used {k} times (fan-out)" for n, k in self.fan_out.items()]
-        ins = [v.name for v in self.variables if v.role == "input"]
-        if len(ins) > 1:
-            reasons.append(f"it has {len(ins)} inputs ({', '.join(ins)}), strung into one vector")
-        return (f"The graph is not a chain: {'; '.join(reasons)}. The total Jacobian is the sum over the "
-                f"{self.path_count} paths from the output to the input(s) of the product of the local "
-                "Jacobians along each path — the lecture's ∂zᵢ/∂xⱼ = Σₖ ∂zᵢ/∂yₖ · ∂yₖ/∂xⱼ:")
 
     # ---- HTML (Jupyter)
 
     def _repr_html_(self):
         e = html.escape
-        out = self.variables[-1]
-        parts = ["<div class='chainrule-explain'>",
-                 f"<p><b>Chain rule for {e(out.name)} = {e(self.function)}(…)</b>, numerator layout, "
-                 f"tensors strung into vectors ({e(self.order_text)}).</p>",
+        pre = "<pre>{}</pre>".format
+        parts = ["<div class='chainrule-explain'>", f"<p>{e(self._header())}</p>",
                  "<table><tr><th>variable</th><th>shape</th><th>role</th><th>value</th></tr>"]
         for v in self.variables:
             parts.append(f"<tr><td><code>{e(_definition(v))}</code></td><td>{e(str(v.shape))}</td>"
                          f"<td>{e(v.role)}</td><td>{e(_summary(v.value))}</td></tr>")
-        parts.append("</table><table><tr><th>local Jacobian</th><th>shape</th><th>matrix</th></tr>")
-        for j in self.jacobians:
-            parts.append(f"<tr><td>{e(j.label)}</td><td>{e(_dims(j.shape))}</td>"
-                         f"<td><pre>{e(chr(10).join(_matrix_lines(j.matrix, '')))}</pre></td></tr>")
         parts.append("</table>")
-        if self.is_chain:
-            chain = self.paths[0]
-            factors = [self._jac(a, b) for a, b in zip(chain[:-1], chain[1:])]
-            parts.append("<p>Total Jacobian = " + " · ".join(e(f.label) for f in factors) + " : "
-                         + " · ".join(f"({e(_dims(f.shape))})" for f in factors)
-                         + f" = {e(_dims(self.total.shape))}</p>")
-        else:
-            parts.append(f"<p>{e(self._fan_out_sentence())}</p>")
-        parts.append(f"<pre>{e(chr(10).join(_matrix_lines(self.total, '')))}</pre>")
+        if self.jacobians:
+            parts.append("<table><tr><th>local Jacobian</th><th>shape</th><th>matrix</th></tr>")
+            for j in self.jacobians:
+                parts.append(f"<tr><td>{e(j.label)}</td><td>{e(_dims(j.shape))}</td>"
+                             f"<td>{pre(e(chr(10).join(_matrix_lines(j.matrix, ''))))}</td></tr>")
+            parts.append("</table>")
+        total = self._total_lines()
+        parts.append(f"<p>{e(total[0])}</p>")
+        if len(total) > 1:
+            parts.append("<ul>" + "".join(f"<li>{e(line.strip())}</li>" for line in total[1:]) + "</ul>")
+        parts.append(pre(e(chr(10).join(_matrix_lines(self.total, '')))))
         colour = "green" if self.agrees else "red"
-        parts.append(f"<p style='color:{colour}'>check against jacobian_matrix: largest difference "
-                     f"{self.max_error:.2e} ({'agree' if self.agrees else 'disagree'})</p>")
-        if self.backward is not None:
-            parts.append("<p>Backward pass (vector–Jacobian products):</p><ol>")
-            for s in self.backward:
-                op = "+=" if s.accumulates else "="
-                parts.append(f"<li>ḡ<sub>{e(s.wrt)}</sub> {op} ḡ<sub>{e(s.of)}</sub> · "
-                             f"∂{e(s.of)}/∂{e(s.wrt)} = <code>{e(_row(s.result))}</code></li>")
-            parts.append("</ol>")
+        parts.append(f"<p style='color:{colour}'>{e(self._check_line())}</p>")
+        if self.backward is not None and not self.is_identity:
+            parts.append(f"<p>{e(self._BACKWARD)}</p>")
+            steps = "".join(f"<li><code>{e(line)}</code></li>" for line in self._backward_lines())
+            parts.append(f"<ol>{steps}</ol>")
         parts.append("</div>")
         return "".join(parts)
 
@@ -346,8 +412,9 @@ def explain(f, *args, argnums=0, names=None, order="C"):
     ``argnums`` (an int or a tuple, as in :func:`chainrule.jacobian`) selects the inputs; the
     other arguments are constants.  ``names`` optionally names the computed variables, in the
     order the operations run (the last is the output), e.g. ``names=["a", "p", "log p", "L"]``
-    for ``L = -log σ(wᵀx)``.  ``order`` strings tensors into vectors row-major (``"C"``) or
-    column-major (``"F"``, MATLAB's ``x(:)``).  Returns an :class:`Explanation`.
+    for ``L = -log σ(wᵀx)``; they must differ from each other and from the inputs' names.
+    ``order`` strings tensors into vectors row-major (``"C"``) or column-major (``"F"``,
+    MATLAB's ``x(:)``).  Returns an :class:`Explanation`.
     """
     if order not in ("C", "F"):
         raise ValueError(f"explain: order must be 'C' or 'F', got {order!r}")
@@ -372,20 +439,28 @@ def explain(f, *args, argnums=0, names=None, order="C"):
                              "use smaller inputs (e.g. a batch of 2)")
 
     inputs = [n for n in nodes if n.is_leaf]
-    variables = [_variable(n, out) for n in nodes]
-    # unused inputs still belong to the total Jacobian (as zero columns)
+    computed = [_variable(n, out) for n in nodes if not n.is_leaf]
+    # every differentiated argument, in argument order; unused ones still have (zero) columns
+    leaves = {n.position: n for n in inputs}
+    variables = []
     for k in nums:
-        if not any(n.position == k for n in inputs):
-            value = np.asarray(args[k])
-            name = _arg_name(f, k)
-            variables.insert(0, Variable(name, None, [], value.shape, value, "input (unused)"))
+        leaf = leaves.get(k)
+        if leaf is None:
+            variables.append(Variable(_arg_name(f, k), None, [], np.shape(args[k]), np.asarray(args[k]),
+                                      "unused input", k))
+        else:
+            role = "input and output" if leaf is out else "input"
+            variables.append(Variable(leaf.name, None, [], leaf.shape, leaf.value, role, k))
+    variables += computed
+    output = computed[-1] if computed else next(v for v in variables if v.role == "input and output")
 
     jacobians, local = [], {}
     for n in nodes:
         for pos, parent in n.parents:
             m = _to_order(_matrix(_local_fn(n, pos), n.vals[pos]), n.shape, parent.shape, order)
             local[(id(n), pos)] = m
-            jacobians.append(LocalJacobian(n.name, parent.name, pos, m))
+            repeated = sum(p is parent for _, p in n.parents) > 1
+            jacobians.append(LocalJacobian(n.name, parent.name, pos, m, repeated))
 
     # the total Jacobian: a sum over paths of products of local Jacobians
     in_sizes = {k: int(np.prod(np.shape(args[k]))) for k in nums}
@@ -406,9 +481,10 @@ def explain(f, *args, argnums=0, names=None, order="C"):
             total[:, offsets[leaf.position]:offsets[leaf.position] + leaf.size] += prod
             path_products.append(prod)
         shown_paths = [[node.name for node, _ in p] for p in paths]
+        path_arguments = [[pos for _, pos in p[:-1]] for p in paths]
     else:
         total = _accumulate(nodes, out, local, offsets, start, dtype)
-        shown_paths = []
+        shown_paths, path_arguments = [], []
 
     reference = jacobian_matrix(f, argnums=nums[0] if single else nums, order=order)(*args)
     reference = np.asarray(_primal(reference))
@@ -420,19 +496,20 @@ def explain(f, *args, argnums=0, names=None, order="C"):
     backward = gradient = None
     if out.size == 1:
         grads, raw = backward_cotangents(nodes, out)
-        backward = [VJPStep(n.name, p.name, pos, np.reshape(g, (1, -1)), np.reshape(c, (1, -1)), acc)
+        backward = [VJPStep(n.name, p.name, pos, np.reshape(g, (1, -1)), np.reshape(c, (1, -1)), acc,
+                            sum(q is p for _, q in n.parents) > 1)
                     for n, p, pos, g, c, acc in raw]
         gradient = {}
-        for k in nums:
-            leaf = next((n for n in inputs if n.position == k), None)
-            name = leaf.name if leaf is not None else _arg_name(f, k)
+        for v in variables[:len(nums)]:
+            leaf = leaves.get(v.position)
             value = grads.get(id(leaf)) if leaf is not None else None
-            gradient[name] = np.zeros(np.shape(args[k]), dtype) if value is None else value
+            gradient[v.name] = np.zeros(np.shape(args[v.position]), dtype) if value is None else value
 
     return Explanation(
-        function=fname, variables=variables, jacobians=jacobians, is_chain=count == 1 and len(nums) == 1,
-        paths=shown_paths, path_products=path_products, path_count=count, fan_out=fan_out,
-        total=total, reference=reference, max_error=max_error, agrees=max_error <= tol,
+        function=fname, variables=variables, output=output, jacobians=jacobians,
+        is_chain=count == 1 and len(nums) == 1, is_identity=out.is_leaf,
+        paths=shown_paths, path_arguments=path_arguments, path_products=path_products, path_count=count,
+        fan_out=fan_out, total=total, reference=reference, max_error=max_error, agrees=max_error <= tol,
         backward=backward, gradient=gradient, order=order,
         order_text="row-major, NumPy's ravel" if order == "C" else "column-major, MATLAB's x(:)")
 
@@ -450,23 +527,34 @@ def _arg_name(f, k):
 
 def _name_nodes(nodes, f, nums, names, fname):
     computed = [n for n in nodes if not n.is_leaf]
-    taken = set()
+    taken = {_arg_name(f, k) for k in nums}
     for n in nodes:
         if n.is_leaf:
             n.name = _arg_name(f, n.position)
-            taken.add(n.name)
     if names is not None:
         names = [str(s) for s in names]
         if len(names) != len(computed):
             ops = ", ".join(n.op for n in computed)
             raise ValueError(f"explain of {fname}: names has {len(names)} entries but the function "
                              f"records {len(computed)} operations ({ops}); give one name per operation")
+        repeated = sorted({s for s in names if names.count(s) > 1})
+        if repeated:
+            raise ValueError(f"explain of {fname}: names must differ from each other, but "
+                             f"{', '.join(map(repr, repeated))} appear{'s' if len(repeated) == 1 else ''} "
+                             "more than once")
+        clash = sorted(taken.intersection(names))
+        if clash:
+            what = "is the name of an input" if len(clash) == 1 else "are the names of inputs"
+            raise ValueError(f"explain of {fname}: names gives {', '.join(map(repr, clash))}, which {what}; "
+                             "give the computed variables other names")
         for n, s in zip(computed, names):
             n.name = s
         return
     out = nodes[-1]
     for k, n in enumerate(computed[:-1], 1):
         n.name = f"v{k}"
+    if out.is_leaf:
+        return                                  # f returned an input: the output keeps its name
     name = "L" if out.size == 1 else "y"
     while name in taken:
         name += "'"
@@ -474,17 +562,8 @@ def _name_nodes(nodes, f, nums, names, fname):
 
 
 def _variable(n, out):
-    if n.is_leaf:
-        return Variable(n.name, None, [], n.shape, n.value, "input")
-    inputs = []
-    traced = dict(n.parents)
-    for i, v in enumerate(n.vals):
-        if i in traced:
-            inputs.append(traced[i].name)
-        else:
-            inputs.append(_constant_text(v))
-    inputs += [f"{k}={v!r}" for k, v in n.kw.items()]
     op = n.op if n.index is None else f"{n.op}[{n.index}]"
+    inputs = operation_arguments(n, lambda parent: parent.name, _constant_text)
     return Variable(n.name, op, inputs, n.shape, n.value, "output" if n is out else "intermediate")
 
 
@@ -495,6 +574,103 @@ def _constant_text(v):
     if a.size == 1:
         return f"{a.item():.4g}"
     return f"const{a.shape}"
+
+
+# ---- readable operation labels: sum(v1, axis=0), einsum('a,b->ab', v1, v2)
+
+_REDUCTIONS = {"sum", "max", "min", "prod"}
+_parameter_names = {}
+
+
+def _impl_parameters(prim):
+    """The names of the implementation's positional parameters, up to a ``*args``."""
+    names = _parameter_names.get(prim)
+    if names is None:
+        try:
+            params = list(inspect.signature(prim.impl).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        names = []
+        for p in params:
+            if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                break
+            names.append(p.name)
+        _parameter_names[prim] = names
+    return names
+
+
+def operation_arguments(node, operand_text, constant_text):
+    """The arguments of ``node``'s operation as NumPy would be called with them: traced operands
+    by ``operand_text(parent)``, constant operands by ``constant_text(value)`` (either may return
+    None to leave one out), static parameters as ``name=value`` with their defaults left out."""
+    traced = dict(node.parents)
+    vals = node.vals if isinstance(node.vals, (list, tuple)) else ()
+    names = _impl_parameters(node.prim) if node.prim is not None else []
+    first = next((traced[i] for i in sorted(traced)), None)
+    ndim = len(first.shape) if first is not None and first.shape is not None else None
+    out = []
+    kw = dict(node.kw or {})
+    if node.op == "einsum" and "spec" in kw:
+        ins, res = kw.pop("spec")
+        out.append(repr(",".join(ins) + "->" + res))
+    for i, v in enumerate(vals):
+        if i in traced:
+            text = operand_text(traced[i])
+        elif isinstance(v, (np.ndarray, np.generic, Tensor)) or i >= len(names) or i == 0:
+            text = constant_text(v)
+        else:
+            text = _static_text(node.op, names[i], v, ndim)
+        if text is not None:
+            out.append(text)
+    for key, v in kw.items():
+        text = _static_text(node.op, key, v, ndim)
+        if text is not None:
+            out.append(text)
+    return out
+
+
+def _static_text(op, name, v, ndim):
+    """``name=value`` for a static parameter, or None where it is NumPy's default."""
+    if v is None or (name == "keepdims" and v is False):
+        return None
+    if name in ("axis", "axes") and isinstance(v, tuple):
+        everything = ndim is not None and sorted(v) == list(range(ndim))
+        if op in _REDUCTIONS and everything:
+            return None                         # sum(x): over every axis
+        if op == "transpose" and ndim is not None and v == tuple(range(ndim))[::-1]:
+            return None                         # transpose(x) = x.T
+        if op in _REDUCTIONS:
+            name = "axis"
+        text = str(v[0]) if len(v) == 1 and name == "axis" else str(v)
+    elif name == "idx":
+        return "[" + _index_text(v) + "]"
+    elif name == "dtype":
+        text = np.dtype(v).name
+    else:
+        text = repr(v)
+    return f"{name}={text}"
+
+
+def _index_text(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    texts = []
+    for k in parts:
+        if isinstance(k, slice):
+            text = ("" if k.start is None else str(k.start)) + ":" + ("" if k.stop is None else str(k.stop))
+            texts.append(text if k.step is None else f"{text}:{k.step}")
+        elif k is Ellipsis:
+            texts.append("...")
+        elif k is None:
+            texts.append("None")
+        elif isinstance(k, np.ndarray):
+            texts.append(str(k.tolist()) if k.size <= 6 else f"array{k.shape}")
+        else:
+            texts.append(str(k))
+    return ", ".join(texts)
+
+
+def _ordinal(k):
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
 def _definition(v):
@@ -603,3 +779,13 @@ def _matrix_lines(m, indent):
         return [indent + line for line in text.splitlines()]
     return [f"{indent}({_dims(m.shape)} matrix; largest |entry| {np.max(np.abs(m)):.4g}, "
             f"{np.count_nonzero(m)} nonzero entries)"]
+
+
+class _CallableModule(types.ModuleType):
+    """``chainrule.explain`` is both this module and the function: calling the module explains."""
+
+    def __call__(self, f, *args, **kwargs):
+        return explain(f, *args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -16,6 +16,7 @@ change the backend of a notebook); each returns its Figure and saves it when ``p
 from __future__ import annotations
 
 import json
+import textwrap
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,10 +25,27 @@ import numpy as np
 
 from ._core import Tensor, _primal
 from ._io import atomic_path, write_atomic
-from .explain import backward_cotangents, trace, walk
+from .explain import backward_cotangents, operation_arguments, trace, walk
 
 __all__ = ["draw_graph", "GraphvizNotFoundWarning", "plot_activations", "plot_history",
-           "plot_decision_boundary", "plot_gradient_norms", "gradient_norms"]
+           "plot_decision_boundary", "plot_gradient_norms", "gradient_norms", "ACTIVATION_COLOURS"]
+
+# one colour per activation, the same in every figure (runs labelled by an activation use it too)
+ACTIVATION_COLOURS = {"linear": "#7f7f7f", "identity": "#7f7f7f", "logistic": "#1f77b4", "tanh": "#d62728",
+                      "relu": "#2ca02c", "maxout": "#9467bd", "leaky_relu": "#ff7f0e", "softplus": "#8c564b"}
+_OTHER_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#bcbd22"]
+
+
+def _colours(labels):
+    """A colour per label: the activation's own where a label names one, else the next free one."""
+    free = iter([c for c in _OTHER_COLOURS if c not in {ACTIVATION_COLOURS.get(k) for k in labels}]
+                + _OTHER_COLOURS * len(labels))
+    return {k: ACTIVATION_COLOURS.get(k) or next(free) for k in labels}
+
+
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 _INSTALL_DOT = ("install the Graphviz programs: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS), `conda install graphviz` or "
@@ -184,19 +202,22 @@ def _tensor_graph(t, params):
 
 
 def _op_text(n):
+    """``sum(axis=0)``: the operation with its static parameters and scalar constants; the traced
+    operands are the incoming edges, constant arrays the dashed nodes."""
     name = n.op if n.index is None else f"{n.op}[{n.index}]"
-    extras = []
-    vals = n.vals if isinstance(n.vals, (list, tuple)) else ()
-    traced = dict(n.parents)
-    for pos, v in enumerate(vals):
-        if pos not in traced and not isinstance(v, (np.ndarray, Tensor)):
-            extras.append(repr(v) if not isinstance(v, float) else f"{v:g}")
-        elif pos not in traced and np.size(_primal(v)) == 1:
-            extras.append(f"{np.asarray(_primal(v)).item():.4g}")
-    for key, v in (n.kw or {}).items():
-        extras.append(f"{key}={v!r}")
+    extras = operation_arguments(n, lambda parent: None, _scalar_text)
     text = f"{name}({', '.join(extras)})" if extras else name
-    return text if len(text) <= 40 else text[:37] + "..."
+    if len(text) <= 40:
+        return text
+    # too wide for one line: the name, then the arguments wrapped (graphviz's line break is \n)
+    return "\\n".join([name] + textwrap.wrap(", ".join(extras), 40))
+
+
+def _scalar_text(v):
+    if not isinstance(v, (np.ndarray, np.generic, Tensor)):
+        return f"{v:g}" if isinstance(v, float) else repr(v)
+    a = np.asarray(_primal(v))
+    return f"{a.item():.4g}" if a.size == 1 else None
 
 
 def _value_text(v):
@@ -242,7 +263,7 @@ def _activation_functions():
             "tanh": (act.tanh, "tanh(a)"),
             "relu": (act.relu, "ReLU  max{0, a}"),
             "maxout": (_maxout_example, "maxout  max{a, −a/2}"),
-            "leaky_relu": (act.leaky_relu, "leaky ReLU"),
+            "leaky_relu": (act.leaky_relu, "leaky ReLU  max{0.01a, a}"),
             "softplus": (act.softplus, "softplus  log(1 + eᵃ)")}
 
 
@@ -269,8 +290,9 @@ def plot_activations(names=("linear", "logistic", "tanh", "relu", "maxout"), a=N
     fig = _figure(figsize=(3.2 * len(curves), 3.2), layout="constrained")
     axes = fig.subplots(1, len(curves), squeeze=False)[0]
     for ax, (name, (x, f, df)) in zip(axes, curves.items()):
-        ax.plot(x, f, color="#1f77b4", lw=2, label="f(a)")
-        ax.plot(x, df, color="#d62728", lw=1.5, ls="--", label="f′(a)")
+        colour = ACTIVATION_COLOURS[name]
+        ax.plot(x, f, color=colour, lw=2, label="f(a)")
+        ax.plot(x, df, color=colour, lw=1.5, ls="--", alpha=0.8, label="f′(a)")
         ax.axhline(0, color="0.7", lw=0.8)
         ax.axvline(0, color="0.7", lw=0.8)
         ax.set_title(titles[name][1], fontsize=10)
@@ -319,9 +341,9 @@ def plot_history(history, path=None, title=None):
                   for h in runs.values())
     fig = _figure(figsize=(10 if has_acc else 5.5, 3.8), layout="constrained")
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    for k, (label, h) in enumerate(runs.items()):
-        c = colours[k % len(colours)]
+    colours = _colours(list(runs))
+    for label, h in runs.items():
+        c = colours[label]
         epochs = h.get("epoch") or list(range(1, len(h["train_loss"]) + 1))
         prefix = f"{label} " if label else ""
         for ax, key in zip(axes, ("loss", "accuracy")):
@@ -331,6 +353,7 @@ def plot_history(history, path=None, title=None):
                     ax.plot(epochs, ys, color=c, ls=ls, marker="o", ms=3, label=f"{prefix}{split}")
     for ax, key in zip(axes, ("loss", "accuracy")):
         ax.set(xlabel="epoch", ylabel=key)
+        _integer_ticks(ax.xaxis)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
@@ -340,11 +363,23 @@ def plot_history(history, path=None, title=None):
 
 # --------------------------------------------------------------------------- decision boundaries
 
-def _scores(predict, X):
+def _outputs(predict, X):
     from ._core import no_grad
     with no_grad():
         out = predict(X)
-    return np.asarray(_primal(out), dtype=np.float64)
+    return np.asarray(_primal(out))
+
+
+def _are_labels(out, classes):
+    """Whether ``predict`` returned class labels (as ``model.predict`` does) rather than scores: a
+    non-float result, or floats that are all among the data's labels."""
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.ndim != 1:
+        return False
+    if not np.issubdtype(out.dtype, np.floating):
+        return True
+    return np.issubdtype(classes.dtype, np.number) and bool(np.all(np.isin(out, classes)))
 
 
 def plot_decision_boundary(predict, X, y, path=None, ax=None, title=None, resolution=200, pad=0.5):
@@ -352,7 +387,9 @@ def plot_decision_boundary(predict, X, y, path=None, ax=None, title=None, resolu
 
     ``predict`` maps an (n, 2) array to scores: shape (n,) or (n, 1) for a binary classifier
     whose boundary is score 0 (the margins ±1 are drawn dashed), or (n, k) for k classes
-    (argmax).  A Module works as is.
+    (argmax).  A Module works as is.  A function that returns class labels instead (such as a
+    scikit-learn ``model.predict``: integers, strings, or floats that are all labels of ``y``)
+    gets one region per label, coloured as that label's points.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -364,24 +401,32 @@ def plot_decision_boundary(predict, X, y, path=None, ax=None, title=None, resolu
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     dtype = _param_dtype(predict)
-    s = _scores(predict, grid.astype(dtype))
+    out = _outputs(predict, grid.astype(dtype))
+    classes = np.unique(y)
     if ax is None:
         fig = _figure(figsize=(5, 4.2), layout="constrained")
         ax = fig.subplots()
     else:
         fig = ax.figure
-    if s.ndim == 1 or s.shape[1] == 1:
-        s = s.reshape(gx.shape)
+    if _are_labels(out, classes):
+        predicted, inverse = np.unique(out.reshape(-1), return_inverse=True)
+        # the data's labels keep their points' colours; labels only the model predicts come after
+        order = classes.tolist() + [v for v in predicted.tolist() if v not in set(classes.tolist())]
+        index = np.array([order.index(v) for v in predicted.tolist()])[inverse]
+        k = len(order)
+        ax.contourf(gx, gy, index.reshape(gx.shape), levels=np.arange(k + 1) - 0.5,
+                    colors=[f"C{j % 10}" for j in range(k)], alpha=0.25)
+    elif out.ndim == 1 or out.shape[1] == 1:
+        s = out.astype(np.float64).reshape(gx.shape)
         # region colours are pale versions of the markers' (C0 for the first class, C1 the second)
         ax.contourf(gx, gy, s > 0, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"], alpha=0.8)
         ax.contour(gx, gy, s, levels=[-1, 0, 1], colors=["0.4", "k", "0.4"], linestyles=["--", "-", "--"],
                    linewidths=[1, 1.8, 1])
     else:
-        labels = np.argmax(s, axis=1).reshape(gx.shape)
-        k = s.shape[1]
+        labels = np.argmax(out, axis=1).reshape(gx.shape)
+        k = out.shape[1]
         colours = [f"C{j % 10}" for j in range(k)]
         ax.contourf(gx, gy, labels, levels=np.arange(k + 1) - 0.5, colors=colours, alpha=0.25)
-    classes = np.unique(y)
     markers = "os^vD<>p"
     for k, c in enumerate(classes):
         pts = X[y == c]
@@ -433,12 +478,15 @@ def plot_gradient_norms(norms, path=None, ax=None, title=None):
         ax = fig.subplots()
     else:
         fig = ax.figure
+    colours = _colours(list(series))
     for label, v in series.items():
         values = np.asarray(list(v.values()) if isinstance(v, Mapping) else v, dtype=np.float64)
         if values.ndim != 1 or values.size == 0:
             raise ValueError(f"plot_gradient_norms: expected one norm per layer, got shape {values.shape}")
-        ax.semilogy(np.arange(1, values.size + 1), values, marker="o", label=label or None)
+        ax.semilogy(np.arange(1, values.size + 1), values, marker="o", label=label or None,
+                    color=colours[label])
     ax.set(xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖")
+    _integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3, which="both")
     if len(series) > 1 or "" not in series:
         ax.legend(fontsize=8)

@@ -190,3 +190,31 @@ def test_digits_split_is_stratified_and_seeded():
     np.testing.assert_array_equal(y1, y2)
     all_counts = np.bincount(np.concatenate([y1, yt]))
     assert np.all(np.abs(np.bincount(yt) - 0.25 * all_counts) <= 1)
+
+
+# ----------------------------------------------------------------------- plots
+
+def test_hidden_means_bars_carry_their_values_and_each_activations_colour(tmp_path):
+    import matplotlib.colors as mcolors
+
+    from chainrule.experiments import sigmoid_vs_tanh
+    from chainrule.viz import ACTIVATION_COLOURS
+    figures = {"logistic": {"hidden_mean_at_init": 0.4887, "hidden_mean_trained": 0.4893},
+               "tanh": {"hidden_mean_at_init": -0.0413, "hidden_mean_trained": 0.0012}}
+    fig = sigmoid_vs_tanh._plot_means(figures, tmp_path / "means.png")
+    ax = fig.axes[0]
+    labels = sorted(t.get_text() for t in ax.texts)
+    assert labels == sorted(["+0.489", "+0.489", "-0.041", "+0.001"])
+    bars = ax.patches
+    assert len(bars) == 4
+    for bar, act in zip(bars, ["logistic", "tanh", "logistic", "tanh"]):     # init bars, then trained
+        assert mcolors.same_color(bar.get_facecolor()[:3], mcolors.to_rgb(ACTIVATION_COLOURS[act]))
+
+
+def test_deep_relu_summary_counts_the_logistic_layers_the_gradient_crosses(results):
+    result, _ = results["deep-relu"]
+    f = result.figures
+    hidden = f["layers"] - 1
+    assert f"for each of the {hidden} logistic layers in between" in result.summary[0]
+    factor = f["logistic"]["last_over_first"] ** (1 / hidden)
+    assert f"a factor of {factor:.3g}" in result.summary[0]

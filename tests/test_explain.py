@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
+import sys
+import types
+
 import numpy as np
 import pytest
 from conftest import numerical_jacobian
@@ -232,3 +237,112 @@ def test_bad_order_and_missing_point_are_refused():
 def test_large_jacobians_are_refused_with_advice():
     with pytest.raises(ValueError, match="explain is for small examples"):
         explain(lambda x: cnp.exp(x), np.zeros(3000))
+
+
+# ----------------------------------------------------------------------- the module and its edge cases
+
+def test_the_explain_module_is_callable_and_keeps_its_classes_reachable():
+    module = sys.modules["chainrule.explain"]          # what `import chainrule.explain as ex` binds
+    assert isinstance(module, types.ModuleType) and module.Explanation is Explanation
+    e = module(lecture_loss, W)
+    assert isinstance(e, Explanation)
+    np.testing.assert_array_equal(e.total, explain(lecture_loss, W).total)
+
+
+def test_the_identity_is_explained_as_the_identity_matrix_under_the_inputs_own_name():
+    x = np.array([1.0, 2.0])
+    e = explain(lambda x: x, x)
+    assert e.is_identity and e.agrees and e.jacobians == []
+    assert [(v.name, v.role) for v in e.variables] == [("x", "input and output")]
+    np.testing.assert_array_equal(e.total, np.eye(2))
+    text = str(e)
+    assert "x = f(x)" in text and "f returns its input x unchanged" in text and "2×2 identity matrix" in text
+    assert "∂x/∂x = \n" not in text and "shapes:  =" not in text
+
+
+def test_returning_one_of_two_inputs_gives_an_identity_block_and_zero_columns():
+    e = explain(lambda u, v: u, np.array([1.0, 2.0]), np.array([3.0]), argnums=(0, 1))
+    np.testing.assert_array_equal(e.total, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert "the other input (v) get zero columns" in str(e) and e.agrees
+
+
+def test_an_unused_input_is_listed_in_argument_order_with_its_own_reason():
+    e = explain(lambda w, x: cnp.sum(w * 2.0), np.array([1.0, 2.0]), np.array([2.0, 3.0]), argnums=(0, 1))
+    assert [(v.name, v.role) for v in e.variables[:2]] == [("w", "input"), ("x", "unused input")]
+    text = str(e)
+    assert text.startswith("The chain rule for L = f(w, x) at the given point")
+    assert "not a chain: ." not in text and "1 paths" not in text
+    assert "x does not affect L, so its columns are zero" in text
+    assert "There is one path from L to an input" in text
+    rows = text.split("Variables\n")[1].split("\n\n")[0].splitlines()
+    role_at = [row.index(v.role, row.index("shape")) for row, v in zip(rows, e.variables)]
+    value_at = [len(row) - len(row[at + len(v.role):].lstrip())
+                for row, at, v in zip(rows, role_at, e.variables)]
+    assert len(set(role_at)) == 1 and len(set(value_at)) == 1          # the columns line up
+
+
+@pytest.mark.parametrize("names,words", [(["a", "a", "L"], "'a' appears more than once"),
+                                         (["x", "s", "L"], "'x', which is the name of an input")])
+def test_names_must_differ_from_each_other_and_from_the_inputs(names, words):
+    with pytest.raises(ValueError, match=words):
+        explain(lambda x: cnp.sum(cnp.sin(cnp.cos(x))), np.array([1.0, 2.0]), names=names)
+
+
+def test_a_value_used_as_two_arguments_of_one_operation_labels_each_jacobian_and_path():
+    e = explain(lambda x: cnp.sum(x * x), np.array([1.0, 2.0]))
+    labels = [j.label for j in e.jacobians]
+    assert labels == ["∂v1/∂x (1st argument)", "∂v1/∂x (2nd argument)", "∂L/∂v1"]
+    assert e.path_arguments == [[0, 0], [0, 1]]
+    text = str(e)
+    assert "path L ← v1 ← x (as 1st argument of v1): 1×2" in text
+    assert "path L ← v1 ← x (as 2nd argument of v1): 1×2" in text
+    assert "ḡ_x = ḡ_v1 · ∂v1/∂x (1st argument)" in text and "ḡ_x += ḡ_v1 · ∂v1/∂x (2nd argument)" in text
+
+
+def _doubling(x):
+    for _ in range(7):
+        x = x * x                       # 2⁷ paths: summed without being listed
+    return cnp.sum(x)
+
+
+def _html_text(page):
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+@pytest.mark.parametrize("case", ["chain", "fan-out", "two inputs", "unused", "identity", "many paths"])
+def test_html_shows_every_line_of_the_text_outside_the_tables(case):
+    x = np.array([1.0, 2.0])
+    e = {"chain": lambda: explain(lecture_loss, W, names=["a", "p", "log_p", "L"]),
+         "fan-out": lambda: explain(lambda x: x * cnp.sin(x), x),
+         "two inputs": lambda: explain(lambda w, x: cnp.sum(w * x), x, x + 1, argnums=(0, 1)),
+         "unused": lambda: explain(lambda w, x: cnp.sum(w), x, x, argnums=(0, 1)),
+         "identity": lambda: explain(lambda x: x, x),
+         "many paths": lambda: explain(_doubling, x)}[case]()
+    page = _html_text(e._repr_html_())
+    text = str(e)
+    tables = text.split("Variables\n")[1].split("\n\n")[0] + "\n" + (
+        text.split("Local Jacobians (one per operation and traced argument)\n")[1].split("\n\n")[0]
+        if e.jacobians else "")
+    checked = 0
+    for line in text.splitlines():
+        if not line.strip() or line in tables.splitlines() or line.startswith(("Variables", "Local Jac")):
+            continue
+        assert " ".join(line.split()) in page, line
+        checked += 1
+    assert checked >= 4
+
+
+def test_operation_labels_name_static_parameters_and_leave_out_defaults():
+    Xm = np.array([[1.0, 2.0], [3.0, 4.0]])
+    e = explain(lambda X: cnp.sum(cnp.transpose(cnp.sum(X[:, 1:], axis=0, keepdims=True) * X)), Xm)
+    definitions = [f"{v.op}({', '.join(v.inputs)})" for v in e.variables if v.op]
+    assert definitions == ["getitem(X, [:, 1:])", "sum(v1, axis=0, keepdims=True)", "multiply(v2, X)",
+                           "transpose(v3)", "sum(v4)"]
+    e = explain(lambda a, b: cnp.einsum("i,j->ij", a, b), np.ones(2), np.ones(3), argnums=(0, 1))
+    assert e.variables[-1].inputs == ["'i,j->ij'", "a", "b"]
+
+
+def test_import_chainrule_explain_gives_the_callable_module():
+    import chainrule.explain as ex
+    assert ex.Explanation is Explanation and isinstance(ex(lecture_loss, W), Explanation)
+    assert isinstance(cr.explain(lecture_loss, W), Explanation)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
+import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -14,6 +19,7 @@ from sklearn import datasets, svm  # noqa: E402
 from sklearn import linear_model as sk_linear  # noqa: E402
 from sklearn import neural_network as sk_nn  # noqa: E402
 from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -199,7 +205,8 @@ def test_partial_fit_continues_training_and_lowers_the_loss():
     model.partial_fit(Xtr, ytr, classes=np.arange(10))
     for _ in range(9):
         model.partial_fit(Xtr, ytr)
-    assert model.n_iter_ == 10 and len(model.loss_curve_) == 10
+    # as scikit-learn: n_iter_ counts the epochs of the last call, loss_curve_ and t_ all of them
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 10 and model.t_ == 10 * len(Xtr)
     assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
 
@@ -350,3 +357,201 @@ def test_fused_losses_have_batched_jacobians_and_keep_float32(rng, loss):
     a32 = a.astype(np.float32)
     value, g = chainrule.value_and_grad(lambda a: loss(a, T.astype(np.float32), w.astype(np.float32)))(a32)
     assert np.asarray(value).dtype == np.float32 and g.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- packaging
+
+def test_pyproject_asks_for_the_scikit_learn_that_has_validate_data():
+    # sklearn.utils.validation.validate_data, which every estimator here calls, is new in 1.6
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    deps = [d for extra in pyproject["project"]["optional-dependencies"].values() for d in extra
+            if d.replace(" ", "").startswith("scikit-learn")]
+    assert deps
+    for dep in deps:
+        floor = re.search(r">=\s*([\d.]+)", dep)
+        assert floor and tuple(int(v) for v in floor.group(1).split(".")[:2]) >= (1, 6), dep
+
+
+# --------------------------------------------------------------------------- linear models: details
+
+def test_ols_with_collinear_features_returns_sklearns_minimum_norm_coefficients():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 1))
+    X = np.hstack([x, 2 * x, rng.standard_normal((50, 1))])            # column 2 = 2 × column 1
+    y = 3 * x[:, 0] + X[:, 2] + 0.1 * rng.standard_normal(50)
+    theirs = sk_linear.LinearRegression().fit(X, y)
+    ours = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ols_with_more_features_than_samples_returns_sklearns_minimum_norm_coefficients(fit_intercept):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((10, 30)) * np.linspace(0.1, 10, 30)
+    y = rng.standard_normal(10)
+    sw = rng.uniform(0.5, 2.0, 10)
+    theirs = sk_linear.LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight=sw)
+    ours = LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [LinearRegression, LogisticRegression, HingeClassifier],
+                         ids=lambda e: e.__name__)
+def test_linear_models_keep_float32_like_sklearn(make):
+    X, y = datasets.load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    model = make().fit(X, y)
+    assert model.coef_.dtype == np.float32 and np.asarray(model.intercept_).dtype == np.float32
+    out = model.predict(X) if make is LinearRegression else model.decision_function(X)
+    assert out.dtype == np.float32
+    if make is LogisticRegression:
+        assert model.predict_proba(X).dtype == np.float32
+        theirs = sk_linear.LogisticRegression().fit(X, y)
+        assert theirs.coef_.dtype == np.float32
+        np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), atol=1e-3)
+
+
+# --------------------------------------------------------------------------- MLP: scikit-learn's semantics
+
+def _iris():
+    X, y = datasets.load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _fit_recording(model, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(*args, **kwargs)
+    return [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+@pytest.mark.parametrize("cls", ["ours", "sklearn"])
+def test_warm_start_fit_counts_its_own_epochs_and_warns_at_max_iter_every_time(cls):
+    X, y = _iris()
+    make = MLPClassifier if cls == "ours" else sk_nn.MLPClassifier
+    model = make(hidden_layer_sizes=(5,), random_state=0, warm_start=True, max_iter=5)
+    for fit in range(1, 3):
+        assert len(_fit_recording(model, X, y)) == 1
+        assert model.n_iter_ == 5 and len(model.loss_curve_) == 5 * fit
+
+
+def test_warm_start_partial_fit_and_early_stopping_attributes_equal_sklearns():
+    X, y = _iris()
+    pairs = []
+    for make in (MLPClassifier, sk_nn.MLPClassifier):
+        warm = make(hidden_layer_sizes=(5,), random_state=0, warm_start=True, max_iter=5)
+        _fit_recording(warm, X, y)
+        _fit_recording(warm, X, y)
+        partial = make(hidden_layer_sizes=(5,), random_state=0)
+        for _ in range(3):
+            partial.partial_fit(X, y, classes=[0, 1, 2])
+        early = make(hidden_layer_sizes=(5,), random_state=0, early_stopping=True, max_iter=30)
+        _fit_recording(early, X, y)
+        pairs.append((warm, partial, early))
+    (w1, p1, e1), (w2, p2, e2) = pairs
+    assert (w1.n_iter_, w1.t_) == (w2.n_iter_, w2.t_)
+    np.testing.assert_allclose(w1.loss_curve_, w2.loss_curve_, rtol=1e-12)
+    assert (p1.n_iter_, p1.t_, len(p1.loss_curve_)) == (p2.n_iter_, p2.t_, len(p2.loss_curve_)) == (1, 450, 3)
+    assert e1.best_loss_ is None and e2.best_loss_ is None
+    assert e1.n_iter_ == e2.n_iter_
+    np.testing.assert_allclose(e1.validation_scores_, e2.validation_scores_)
+
+
+@pytest.mark.parametrize("settings", [dict(solver="sgd", learning_rate="invscaling"),
+                                      dict(solver="sgd", learning_rate="adaptive", tol=0.05,
+                                           n_iter_no_change=2, max_iter=25),
+                                      dict(solver="sgd", nesterovs_momentum=False),
+                                      dict(solver="adam"), dict(solver="adam", alpha=0.1)],
+                         ids=lambda d: "-".join(f"{v}" for v in d.values()))
+def test_stochastic_solvers_give_sklearns_weights_from_the_same_random_state(settings):
+    X, y = _iris()
+    kwargs = dict(hidden_layer_sizes=(5,), random_state=0, max_iter=5, learning_rate_init=0.05) | settings
+    ours = MLPClassifier(**kwargs)
+    theirs = sk_nn.MLPClassifier(**kwargs)
+    _fit_recording(ours, X, y)
+    _fit_recording(theirs, X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_regressor_fitted_on_a_column_vector_predicts_a_vector_and_warns_like_sklearn():
+    Xtr, Xte, ytr, _ = _scaled("diabetes")
+    preds = []
+    for make in (MLPRegressor, sk_nn.MLPRegressor):
+        model = make(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+        with pytest.warns(DataConversionWarning):
+            model.fit(Xtr, ytr[:, None] / 100)
+        preds.append(model.predict(Xte))
+    assert preds[0].shape == preds[1].shape == (len(Xte),)
+    np.testing.assert_allclose(preds[0], preds[1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_multilabel_targets_get_one_logistic_output_per_label_like_sklearn(solver):
+    X, Y = datasets.make_multilabel_classification(120, n_features=5, n_classes=3, random_state=0)
+    ours = MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=30, random_state=0)
+    theirs = sk_nn.MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=30, random_state=0)
+    _fit_recording(ours, X, Y)
+    _fit_recording(theirs, X, Y)
+    assert ours.out_activation_ == theirs.out_activation_ == "logistic"
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert ours.predict(X).shape == Y.shape and ours.score(X, Y) == theirs.score(X, Y)
+    with pytest.raises(ValueError, match="MLPClassifier: y is binary .* fitted on a multilabel y with 3"):
+        ours.set_params(warm_start=True).fit(X, Y[:, 0])
+
+
+@pytest.mark.parametrize("param,value,words", [
+    ("alpha", "a", "alpha must be a number, got 'a'"),
+    ("alpha", -1.0, "alpha must be ≥ 0, got -1.0"),
+    ("batch_size", 0.5, "batch_size must be an integer, got 0.5"),
+    ("momentum", 1.5, "momentum must be in [0, 1], got 1.5"),
+    ("activation", "softmax", "activation must be one of 'identity', 'logistic', 'tanh', 'relu', 'maxout', "
+                              "got 'softmax'"),
+    ("max_iter", 0, "max_iter must be ≥ 1, got 0"),
+    ("hidden_layer_sizes", (0,),
+     "hidden_layer_sizes must be a positive integer or a sequence of them, got (0,)"),
+])
+def test_bad_mlp_parameter_errors_name_the_estimator_the_parameter_and_only_its_value(param, value, words):
+    X, y = _iris()
+    with pytest.raises(ValueError) as info:
+        MLPClassifier(**{param: value}).fit(X, y)
+    message = str(info.value)
+    assert message == f"MLPClassifier: {words}"
+    assert "beta_1" not in message or param == "beta_1"          # not the whole parameter dict
+
+
+def test_linear_parameter_errors_name_the_value_for_every_type():
+    X, y = _iris()
+    with pytest.raises(ValueError, match="LinearRegression: alpha must be a number, got 'x'"):
+        LinearRegression(alpha="x").fit(X, y)
+    with pytest.raises(TypeError, match="LogisticRegression: C must be a number, got '1'"):
+        LogisticRegression(C="1").fit(X, y)
+
+
+@pytest.mark.parametrize("model", [LogisticRegression(max_iter=1), MLPClassifier(max_iter=1, solver="lbfgs"),
+                                   MLPClassifier(max_iter=1, hidden_layer_sizes=(3,))],
+                         ids=["logistic", "mlp-lbfgs", "mlp-adam"])
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_convergence_warnings_point_at_the_line_that_called_fit(model, in_pipeline):
+    X, y = _iris()
+    estimator = make_pipeline(StandardScaler(), clone(model)) if in_pipeline else clone(model)
+    caught = _fit_recording(estimator, X, y)                 # the fit call is in _fit_recording, here
+    assert caught and {(Path(w.filename).name, w.lineno) for w in caught} == {
+        (Path(__file__).name, _fit_recording.__code__.co_firstlineno + 3)}
+
+
+def test_parity_bench_prints_iteration_counts_as_plain_numbers_or_a_dash(capsys):
+    path = Path(__file__).resolve().parents[1] / "bench" / "sklearn_parity.py"
+    spec = importlib.util.spec_from_file_location("sklearn_parity", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.compare("LogisticRegression", "iris", LogisticRegression, sk_linear.LogisticRegression, 1)
+    bench.compare("Ridge", "diabetes", lambda: LinearRegression(alpha=1.0), sk_linear.Ridge, 1)
+    logistic, ridge = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"\d+", logistic.split()[-1]) and re.fullmatch(r"\d+", logistic.split()[-2])
+    assert ridge.split()[-1] == "-" and re.fullmatch(r"\d+", ridge.split()[-2])

@@ -254,3 +254,70 @@ def test_plot_gradient_norms_uses_a_log_axis_with_one_point_per_layer(tmp_path):
     assert single.axes[0].get_legend() is None
     with pytest.raises(ValueError, match="one norm per layer"):
         viz.plot_gradient_norms([])
+
+
+# ----------------------------------------------------------------------- labels, label outputs, style
+
+def test_draw_graph_labels_name_static_parameters_instead_of_raw_positional_values():
+    Xm = np.arange(6.0).reshape(2, 3)
+    src = viz.draw_graph(lambda X: cnp.sum(cnp.sum(X, axis=0) ** 2), Xm).source
+    assert 'label="sum(axis=0)' in src and 'label="sum\\n' in src
+    assert "(0,)" not in src and "False" not in src
+    src = viz.draw_graph(lambda a, b: cnp.sum(cnp.einsum("i,j->ij", a, b)), np.ones(2), np.ones(3)).source
+    assert "einsum('i,j->ij')" in src and "spec=" not in src
+
+
+def _contour_sets(ax):
+    from matplotlib.contour import ContourSet
+    return [c for c in ax.collections if isinstance(c, ContourSet)]
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1, 2]), np.array(["cat", "dog", "emu"])],
+                         ids=["integers", "strings"])
+def test_plot_decision_boundary_of_a_predict_that_returns_labels_draws_one_region_per_label(labels):
+    rng = np.random.default_rng(3)
+    Xs = rng.standard_normal((60, 2))
+    index = (Xs[:, 0] > 0).astype(int) + (Xs[:, 1] > 0)
+    predict = lambda Z: labels[(Z[:, 0] > 0).astype(int) + (Z[:, 1] > 0)]      # noqa: E731
+    fig = viz.plot_decision_boundary(predict, Xs, labels[index], resolution=40)
+    (regions,) = _contour_sets(fig.axes[0])             # no score contour at 0, no ±1 margins
+    assert regions.filled and list(regions.levels) == [-0.5, 0.5, 1.5, 2.5]
+    # each region has the colour of its label's points
+    import matplotlib.colors as mcolors
+    points = [c for c in fig.axes[0].collections if c not in _contour_sets(fig.axes[0])]
+    for k, scatter in enumerate(points):
+        assert mcolors.same_color(regions.get_facecolor()[k][:3], scatter.get_facecolor()[0][:3])
+
+
+def test_plot_decision_boundary_of_a_scorer_still_draws_margins():
+    Xs = np.random.default_rng(4).standard_normal((30, 2))
+    fig = viz.plot_decision_boundary(lambda Z: Z[:, 0] - 0.3, Xs, (Xs[:, 0] > 0.3).astype(int), resolution=30)
+    filled = [c.filled for c in _contour_sets(fig.axes[0])]
+    assert filled == [True, False]                       # regions, then the lines at -1, 0, 1
+
+
+def test_epoch_and_layer_axes_have_integer_ticks():
+    h = {"epoch": [1, 2, 3], "train_loss": [1.0, 0.5, 0.4]}
+    for fig in (viz.plot_history(h), viz.plot_gradient_norms([1e-3, 1e-2, 1e-1])):
+        ticks = fig.axes[0].get_xticks()
+        assert len(ticks) >= 2 and np.all(ticks == np.round(ticks))
+
+
+def test_each_activation_has_one_colour_in_every_figure():
+    runs = {act: {"train_loss": [1.0, 0.5]} for act in ("logistic", "tanh", "relu")}
+    history = viz.plot_history(runs).axes[0]
+    norms = viz.plot_gradient_norms({act: [0.1, 0.2] for act in runs}).axes[0]
+    panels = viz.plot_activations(("logistic", "tanh", "relu")).axes
+    import matplotlib.colors as mcolors
+    for k, act in enumerate(runs):
+        colour = viz.ACTIVATION_COLOURS[act]
+        assert mcolors.same_color(history.lines[k].get_color(), colour)
+        assert mcolors.same_color(norms.lines[k].get_color(), colour)
+        assert mcolors.same_color(panels[k].lines[0].get_color(), colour)
+
+
+def test_leaky_relu_panel_title_gives_its_formula_with_the_slope():
+    fig = viz.plot_activations(("leaky_relu",))
+    assert fig.axes[0].get_title() == "leaky ReLU  max{0.01a, a}"
+    a, f, _ = viz.activation_curves(("leaky_relu",))["leaky_relu"]
+    np.testing.assert_allclose(f, np.maximum(0.01 * a, a))          # the title's formula is the function

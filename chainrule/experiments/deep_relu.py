@@ -1,9 +1,12 @@
 """Ten-layer networks with logistic, tanh and ReLU units: the lecture's "why ReLU in deep networks?".
 
 At initialisation the gradient of the loss with respect to each layer's weights is measured on
-one batch.  Back-propagation multiplies by f′(a) once per layer; σ′ ≤ 1/4, so in the logistic
-network the gradient shrinks geometrically towards the input (vanishing gradients), and that
-network barely trains.  The same nets are then trained by SGD with momentum.
+one batch.  Back-propagation multiplies by f′(a) once per hidden layer (nine of them between the
+loss and W₁); σ′ ≤ 1/4, so in the logistic network the gradient shrinks geometrically towards
+the input (vanishing gradients), and that network barely trains.  The same nets are then
+trained by SGD with momentum.  tanh and ReLU, each started from the initialisation made for it
+(Glorot, He), both keep their gradients and both train; which of the two ends lower depends on
+the settings, and the summary says which did.
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ def run(out_dir, quick=False, seed=0):
     summary = [
         f"At initialisation the gradient reaching the first layer of the logistic network is "
         f"{lg['last_over_first']:.3g} times smaller than at the last layer — a factor of "
-        f"{per_layer_factor:.3g} per layer (σ′ is at most 1/4) — while for the other activations this ratio "
-        f"is {others}.",
+        f"{per_layer_factor:.3g} for each of the {depth - 1} logistic layers in between (σ′ is at most "
+        f"1/4) — while for the other activations this ratio is {others}.",
         f"After {epochs} epochs the training loss is "
         + ", ".join(f"{figures[a]['final_train_loss']:.3f} ({a})" for a in ACTIVATIONS)
         + f"; {best} trains best"

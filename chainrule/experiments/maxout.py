@@ -110,14 +110,15 @@ def run(out_dir, quick=False, seed=0):
     ax1, ax2 = fig.subplots(1, 2)
     from ..nn.activations import maxout, relu
     a = np.linspace(-3, 3, 301)
-    ax1.plot(a, np.asarray(relu(a)), lw=4, alpha=0.4, label="relu(a)")
-    ax1.plot(a, np.asarray(maxout(np.stack([0 * a, a], axis=-1), 2))[:, 0], "k--", lw=1.5,
-             label="maxout{0, a}")
+    colour = viz.ACTIVATION_COLOURS
+    ax1.plot(a, np.asarray(relu(a)), lw=4, alpha=0.4, color=colour["relu"], label="relu(a)")
+    ax1.plot(a, np.asarray(maxout(np.stack([0 * a, a], axis=-1), 2))[:, 0], ls="--", lw=1.5,
+             color=colour["maxout"], label="maxout{0, a}")
     ax1.set(title=f"ReLU = maxout with a zero piece (max diff {eq['value']:.1e})", xlabel="a")
     ax1.legend(fontsize=8)
     ax2.plot(x[:, 0], t[:, 0], color="0.6", lw=4, alpha=0.6, label="target sin(2x)")
-    ax2.plot(x[:, 0], pred_max[:, 0], color="#d62728", label=f"maxout net, MSE {mse_max:.2g}")
-    ax2.plot(x[:, 0], pred_relu[:, 0], color="#1f77b4", ls="--", label=f"one ReLU, MSE {mse_relu:.2g}")
+    ax2.plot(x[:, 0], pred_max[:, 0], color=colour["maxout"], label=f"maxout net, MSE {mse_max:.2g}")
+    ax2.plot(x[:, 0], pred_relu[:, 0], color=colour["relu"], ls="--", label=f"one ReLU, MSE {mse_relu:.2g}")
     ax2.set(title="a non-convex target", xlabel="x")
     ax2.legend(fontsize=8)
     for ax in (ax1, ax2):

@@ -94,16 +94,25 @@ def run(out_dir, quick=False, seed=0):
 
 
 def _plot_means(figures, path):
-    from ..viz import _figure, _save
+    """Bars of the mean hidden activation per activation (its colour as in every figure; pale at
+    initialisation, solid after training), each labelled with its value; returns the Figure."""
+    from matplotlib.patches import Patch
+
+    from ..viz import ACTIVATION_COLOURS, _figure, _save
     fig = _figure(figsize=(5, 3.6), layout="constrained")
     ax = fig.subplots()
     names = ["logistic", "tanh"]
-    x = np.arange(2)
-    ax.bar(x - 0.18, [figures[n]["hidden_mean_at_init"] for n in names], 0.36, label="at initialisation")
-    ax.bar(x + 0.18, [figures[n]["hidden_mean_trained"] for n in names], 0.36, label="after training")
+    x = np.arange(len(names))
+    colours = [ACTIVATION_COLOURS[n] for n in names]
+    for offset, key, alpha in ((-0.18, "hidden_mean_at_init", 0.4), (0.18, "hidden_mean_trained", 1.0)):
+        bars = ax.bar(x + offset, [figures[n][key] for n in names], 0.36, color=colours, alpha=alpha,
+                      edgecolor="k", linewidth=0.5)
+        ax.bar_label(bars, fmt="%+.3f", fontsize=8, padding=2)
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(x, names)
     ax.set_ylabel("mean hidden activation (test set)")
-    ax.legend(fontsize=8)
+    ax.margins(y=0.15)
+    ax.legend(handles=[Patch(facecolor="0.6", alpha=0.4, edgecolor="k", label="at initialisation"),
+                       Patch(facecolor="0.6", edgecolor="k", label="after training")], fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    _save(fig, path)
+    return _save(fig, path)

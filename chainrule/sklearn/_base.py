@@ -1,17 +1,67 @@
-"""What the estimators share: L-BFGS over chainrule gradients, input checks, sample weights."""
+"""What the estimators share: L-BFGS over chainrule gradients, parameter and input checks,
+sample weights, and warnings that point at the user's code."""
 
 from __future__ import annotations
 
+import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
 import scipy.optimize
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight
 
 from ..transforms import value_and_grad
 
-__all__ = ["minimize_lbfgs", "normalised_weights", "standardize"]
+__all__ = ["minimize_lbfgs", "normalised_weights", "standardize", "check_number", "check_choice",
+           "warn_at_caller", "InvalidParameterError"]
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A hyper-parameter of the wrong type or out of range (both a ValueError and a TypeError, as
+    scikit-learn's own parameter errors are)."""
+
+# frames in these folders are library code: a warning is attributed to the first frame outside
+# them, the user's own call (also when it came through a Pipeline or GridSearchCV)
+_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                      for m in (sys.modules[__package__.rsplit(".", 1)[0]], sklearn))
+
+
+def warn_at_caller(message, category=UserWarning):
+    """``warnings.warn`` with the stack level of the first caller outside chainrule and scikit-learn."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def check_number(name, param, value, *, low=None, high=None, low_open=False, high_open=False,
+                 integer=False):
+    """Refuse ``value`` unless it is a real number (an integer if ``integer``) in the interval;
+    the error names the estimator, the parameter and the value."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        raise InvalidParameterError(f"{name}: {param} must be {'an integer' if integer else 'a number'}, "
+                        f"got {value!r}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above or value != value:
+        if low is not None and high is not None:
+            bounds = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        elif low is not None:
+            bounds = f"{'>' if low_open else '≥'} {low}"
+        else:
+            bounds = f"{'<' if high_open else '≤'} {high}"
+        raise InvalidParameterError(f"{name}: {param} must be {bounds}, got {value!r}")
+
+
+def check_choice(name, param, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidParameterError(f"{name}: {param} must be one of {', '.join(map(repr, choices))}, "
+                                    f"got {value!r}")
 
 
 _FTOL = 64 * np.finfo(float).eps           # L-BFGS-B's relative-decrease test, as scikit-learn sets it
@@ -56,9 +106,9 @@ def minimize_lbfgs(objective, params, args, *, tol, max_iter, max_fun=15000, nam
         options={"maxiter": int(max_iter), "maxfun": int(max_fun), "gtol": float(tol),
                  "ftol": ftol, "maxls": 50})
     if res.status == 1:
-        warnings.warn(f"{name}: L-BFGS-B did not converge within max_iter={max_iter} iterations "
-                      f"(max_fun={max_fun} evaluations); increase max_iter or scale the data "
-                      "(e.g. with sklearn.preprocessing.StandardScaler)", ConvergenceWarning, stacklevel=3)
+        warn_at_caller(f"{name}: L-BFGS-B did not converge within max_iter={max_iter} iterations "
+                       f"(max_fun={max_fun} evaluations); increase max_iter or scale the data "
+                       "(e.g. with sklearn.preprocessing.StandardScaler)", ConvergenceWarning)
     return _unflatten(res.x, shapes), int(res.nit)
 
 

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import numpy as cnp
 from .. import special
 from .._core import _primal, _shape
-from ._base import minimize_lbfgs, normalised_weights, standardize
+from ._base import check_choice, check_number, minimize_lbfgs, normalised_weights, standardize
 from ._losses import half_squared_error, sigmoid_cross_entropy, softmax_cross_entropy
 
 __all__ = ["LinearRegression", "LogisticRegression", "HingeClassifier", "ridge_objective",
@@ -72,18 +72,6 @@ def hinge_objective(params, X, Y, p, penalty, loss, multi_class):
 
 # --------------------------------------------------------------------------- shared fitting
 
-def _check_positive(name, what, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: {what} must be a number, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name}: {what} must be > 0, got {value!r}")
-
-
-def _check_choice(name, what, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name}: {what} must be one of {choices}, got {value!r}")
-
-
 class _LinearModel(BaseEstimator):
     """Fitting of ``scores = X coef_ᵀ + intercept_`` by L-BFGS in standardised coordinates."""
 
@@ -93,9 +81,8 @@ class _LinearModel(BaseEstimator):
         """Minimise ``objective([V, b], Xs, targets, p, penalty / scale², *extra)`` and return
         ``(coef, intercept)`` in the original coordinates (coef of shape (n_outputs, d))."""
         name = type(self).__name__
-        _check_positive(name, "tol", self.tol)
-        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
-            raise ValueError(f"{name}: max_iter must be an integer ≥ 1, got {self.max_iter!r}")
+        check_number(name, "tol", self.tol, low=0, low_open=True)
+        check_number(name, "max_iter", self.max_iter, low=1, integer=True)
         Xs, mean, scale = standardize(X, p, self.fit_intercept)
         d = X.shape[1]
         params = [np.zeros((d, n_outputs))]
@@ -108,9 +95,15 @@ class _LinearModel(BaseEstimator):
         intercept = params[1] - coef @ mean if self.fit_intercept else np.zeros(n_outputs)
         return coef, intercept
 
+    def _validate(self, X, y, **kwargs):
+        """``(X, y, X64)``: float32 data stay float32 (the fitted coefficients follow ``X``'s dtype);
+        the solver itself always runs in float64 on ``X64``."""
+        X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), **kwargs)
+        return X, y, X.astype(np.float64, copy=False)
+
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
 
     def _scores(self, X):
         X = self._validated(X)
@@ -118,6 +111,16 @@ class _LinearModel(BaseEstimator):
 
 
 class _LinearClassifier(ClassifierMixin, _LinearModel):
+    def _fit_classifier(self, X, y, sample_weight):
+        """Validate, encode the classes and weigh the samples: ``(X, X64, y_index, p, total, penalty)``."""
+        name = type(self).__name__
+        check_number(name, "C", self.C, low=0, low_open=True)
+        X, y, X64 = self._validate(X, y)
+        y_index = self._classes(y)
+        p, total = normalised_weights(sample_weight, X64, name)
+        penalty = np.full(X.shape[1], 1.0 / (float(self.C) * total))
+        return X, X64, y_index, p, total, penalty
+
     def _classes(self, y):
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
@@ -144,8 +147,11 @@ class LinearRegression(MultiOutputMixin, RegressorMixin, _LinearModel):
 
     Minimises ``Σᵢ sᵢ (yᵢ - wᵀxᵢ - b)² + alpha ‖w‖²`` (``sᵢ`` the sample weights, 1 by default;
     ``b`` unpenalised), which is scikit-learn's ``Ridge(alpha=alpha)`` objective; ``alpha=0`` is
-    ordinary least squares, scikit-learn's ``LinearRegression``.  A 2-D ``y`` fits one neuron per
-    column (``coef_`` of shape (n_targets, n_features)).
+    ordinary least squares, scikit-learn's ``LinearRegression``: where its minimiser is not unique
+    (collinear features, more features than samples) ``coef_`` is the one of smallest norm, as
+    scikit-learn's.  A 2-D ``y`` fits one neuron per column (``coef_`` of shape
+    (n_targets, n_features)).  float32 data give float32 ``coef_`` and predictions (the solver
+    runs in float64).
 
     Parameters: ``alpha`` (≥ 0), ``fit_intercept``, ``tol`` (L-BFGS-B's gradient tolerance in
     standardised coordinates), ``max_iter``.
@@ -162,19 +168,22 @@ class LinearRegression(MultiOutputMixin, RegressorMixin, _LinearModel):
 
     def fit(self, X, y, sample_weight=None):
         name = type(self).__name__
-        if not float(self.alpha) >= 0:
-            raise ValueError(f"{name}: alpha must be ≥ 0, got {self.alpha!r}")
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        check_number(name, "alpha", self.alpha, low=0)
+        X, y, X64 = self._validate(X, y, y_numeric=True, multi_output=True)
         y = np.asarray(y, dtype=np.float64)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        p, total = normalised_weights(sample_weight, X, name)
+        p, total = normalised_weights(sample_weight, X64, name)
         y_mean = p @ Y if self.fit_intercept else np.zeros(Y.shape[1])
         # with centred columns the unpenalised intercept is the weighted mean of y: solved exactly
         penalty = np.full(X.shape[1], float(self.alpha) / total)
-        coef, intercept = self._solve(ridge_objective, X, Y - y_mean, p, penalty, (), Y.shape[1])
+        coef, intercept = self._solve(ridge_objective, X64, Y - y_mean, p, penalty, (), Y.shape[1])
+        if self.alpha == 0:
+            coef = _minimum_norm(coef, X64, p, self.fit_intercept)
+            intercept = -coef @ (p @ X64) if self.fit_intercept else intercept
         intercept = intercept + y_mean
+        coef, intercept = coef.astype(X.dtype), intercept.astype(X.dtype)
         if y.ndim == 1:
-            coef, intercept = coef[0], float(intercept[0])
+            coef, intercept = coef[0], intercept[0]
         self.coef_, self.intercept_ = coef, intercept
         return self
 
@@ -199,20 +208,15 @@ class LogisticRegression(_LinearClassifier):
         self.max_iter = max_iter
 
     def fit(self, X, y, sample_weight=None):
-        name = type(self).__name__
-        _check_positive(name, "C", self.C)
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        y_index = self._classes(y)
-        p, total = normalised_weights(sample_weight, X, name)
+        X, X64, y_index, p, total, penalty = self._fit_classifier(X, y, sample_weight)
         k = self.classes_.size
         multinomial = k > 2
         T = np.eye(k)[y_index] if multinomial else (y_index == 1).astype(np.float64)[:, None]
-        penalty = np.full(X.shape[1], 1.0 / (float(self.C) * total))
-        coef, intercept = self._solve(logistic_objective, X, T, p, penalty, (multinomial,),
+        coef, intercept = self._solve(logistic_objective, X64, T, p, penalty, (multinomial,),
                                       k if multinomial else 1)
         if multinomial and self.fit_intercept:
             intercept = intercept - intercept.mean()
-        self.coef_, self.intercept_ = coef, intercept
+        self.coef_, self.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
         return self
 
     def predict_proba(self, X):
@@ -256,20 +260,32 @@ class HingeClassifier(_LinearClassifier):
 
     def fit(self, X, y, sample_weight=None):
         name = type(self).__name__
-        _check_positive(name, "C", self.C)
-        _check_choice(name, "loss", self.loss, ("hinge", "squared_hinge"))
-        _check_choice(name, "multi_class", self.multi_class, ("ovr", "weston_watkins"))
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        y_index = self._classes(y)
-        p, total = normalised_weights(sample_weight, X, name)
+        check_choice(name, "loss", self.loss, ("hinge", "squared_hinge"))
+        check_choice(name, "multi_class", self.multi_class, ("ovr", "weston_watkins"))
+        X, X64, y_index, p, total, penalty = self._fit_classifier(X, y, sample_weight)
         k = self.classes_.size
-        penalty = np.full(X.shape[1], 1.0 / (float(self.C) * total))
         if k == 2:
             targets, multi_class, outputs = (2.0 * y_index - 1.0)[:, None], "ovr", 1
         elif self.multi_class == "ovr":
             targets, multi_class, outputs = 2.0 * np.eye(k)[y_index] - 1.0, "ovr", k
         else:
             targets, multi_class, outputs = y_index, "weston_watkins", k
-        self.coef_, self.intercept_ = self._solve(hinge_objective, X, targets, p, penalty,
-                                                  (self.loss, multi_class), outputs)
+        coef, intercept = self._solve(hinge_objective, X64, targets, p, penalty, (self.loss, multi_class),
+                                      outputs)
+        self.coef_, self.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
         return self
+
+
+def _minimum_norm(coef, X, p, centre):
+    """The least-squares solution of smallest norm, as ``scipy.linalg.lstsq`` (scikit-learn's
+    ``LinearRegression``) returns it: with collinear features (or more features than samples)
+    squared loss alone has a whole affine space of minimisers, ``coef`` plus anything in the null
+    space of the weighted, centred data; projecting ``coef`` onto its row space keeps the fit and
+    drops the rest."""
+    A = np.sqrt(p)[:, None] * (X - p @ X if centre else X)
+    _, s, Vt = np.linalg.svd(A, full_matrices=False)
+    rank = int(np.sum(s > s[0] * np.finfo(float).eps * max(A.shape))) if s.size and s[0] > 0 else 0
+    if rank == X.shape[1]:
+        return coef                          # full column rank: the minimiser is unique
+    V = Vt[:rank].T
+    return (coef @ V) @ V.T

@@ -6,31 +6,42 @@ The parameters and their layout are scikit-learn's: ``coefs_[i]`` of shape (in, 
 between, and a fused loss on top (softmax or binary cross-entropy, or half squared error).
 
 Stochastic solvers run the lecture's minibatch loop: forward on chainrule Tensors that share
-their arrays with ``coefs_``, one ``backward()``, and a ``chainrule.optim`` step that updates the
-arrays in place (the L2 penalty ``α/(2n)‖W‖²`` enters as the optimizer's weight decay ``α/n``,
-which is its exact gradient).  ``solver="lbfgs"`` minimises ``mlp_objective`` with scipy.
+their arrays with ``coefs_``, one ``backward()``, and an optimizer step that updates the arrays
+in place (the L2 penalty ``α/(2n)‖W‖²`` enters as the optimizer's weight decay ``α/n``, which is
+its exact gradient).  The two optimizers here are ``chainrule.optim.Optimizer`` subclasses with
+scikit-learn's update formulas (its momentum is a velocity of steps, PyTorch's a sum of
+gradients: the two differ once the learning rate changes), so that the same ``random_state``
+gives the same weights as scikit-learn.  ``solver="lbfgs"`` minimises ``mlp_objective`` with scipy.
 """
 
 from __future__ import annotations
 
-import warnings
+import math
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import numpy as cnp
 from .. import special
 from ..nn.activations import get_activation, maxout
 from ..nn.module import Parameter
-from ..optim import SGD, Adam
-from ._base import minimize_lbfgs, normalised_weights
+from ..optim import Optimizer
+from ._base import (
+    InvalidParameterError,
+    check_choice,
+    check_number,
+    minimize_lbfgs,
+    normalised_weights,
+    warn_at_caller,
+)
 from ._losses import half_squared_error, sigmoid_cross_entropy, softmax_cross_entropy
 
 __all__ = ["MLPClassifier", "MLPRegressor", "mlp_forward", "mlp_objective"]
@@ -65,6 +76,71 @@ def mlp_objective(params, X, T, p, alpha, out_activation, activation, pieces=2):
     if alpha:
         loss = loss + 0.5 * alpha * sum(cnp.vdot(W, W) for W in params[0::2])
     return loss
+
+
+# --------------------------------------------------------------------------- scikit-learn's optimizers
+
+class _VelocitySGD(Optimizer):
+    """scikit-learn's SGD: a velocity of steps ``v ← μv − η(∇ + λw)``, then ``w ← w + v`` or, with
+    Nesterov momentum, ``w ← w + μv − η(∇ + λw)``."""
+
+    def __init__(self, params, lr, momentum, nesterov):
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=bool(nesterov), weight_decay=0.0))
+
+    def _update(self, p, g, state, group, scratch):
+        a, b = scratch
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if wd:
+            np.multiply(p._value, wd, out=a)
+            a += g
+            g = a
+        v = state.get("velocity")
+        if v is None:
+            v = state["velocity"] = np.zeros_like(p._value)
+        np.multiply(g, lr, out=b)                 # b = η g
+        v *= mu
+        v -= b
+        if group["nesterov"]:
+            np.multiply(v, mu, out=a)
+            np.subtract(b, a, out=b)              # w ← w − (ηg − μv)
+        else:
+            np.negative(v, out=b)
+        p.sub_(b)
+
+
+class _ScikitAdam(Optimizer):
+    """scikit-learn's Adam: ``m``, ``v`` as usual and ``w ← w − η √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε)``
+    (ε outside the bias correction, where PyTorch's Adam scales it)."""
+
+    def __init__(self, params, lr, betas, eps):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=0.0))
+
+    def _update(self, p, g, state, group, scratch):
+        a, b = scratch
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p._value)
+            state["exp_avg_sq"] = np.zeros_like(p._value)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if wd:
+            np.multiply(p._value, wd, out=a)
+            a += g
+            g = a
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=b)
+        m += b
+        v *= b2
+        np.multiply(g, g, out=b)
+        b *= 1.0 - b2
+        v += b
+        np.multiply(m, lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t), out=a)
+        np.sqrt(v, out=b)
+        b += eps
+        np.divide(a, b, out=b)
+        p.sub_(b)
 
 
 # --------------------------------------------------------------------------- the estimators
@@ -110,38 +186,38 @@ class _BaseMLP(BaseEstimator):
     # ---- checks
 
     def _check_params(self):
+        """Every hyper-parameter checked on its own: an error names the estimator, the parameter and
+        the bad value.  Returns the hidden layer sizes as a list."""
         name = type(self).__name__
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
-        if not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
-            raise ValueError(f"{name}: hidden_layer_sizes must be positive integers, "
-                             f"got {self.hidden_layer_sizes!r}")
-        checks = [
-            (self.activation in _ACTIVATIONS, f"activation must be one of {_ACTIVATIONS}"),
-            (self.solver in ("adam", "sgd", "lbfgs"), "solver must be 'adam', 'sgd' or 'lbfgs'"),
-            (self.learning_rate in ("constant", "invscaling", "adaptive"),
-             "learning_rate must be 'constant', 'invscaling' or 'adaptive'"),
-            (float(self.alpha) >= 0, "alpha must be ≥ 0"),
-            (float(self.learning_rate_init) > 0, "learning_rate_init must be > 0"),
-            (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1,
-             "max_iter must be an integer ≥ 1"),
-            (float(self.tol) >= 0, "tol must be ≥ 0"),
-            (0 <= float(self.momentum) <= 1, "momentum must be in [0, 1]"),
-            (0 < float(self.validation_fraction) < 1, "validation_fraction must be in (0, 1)"),
-            (0 <= float(self.beta_1) < 1 and 0 <= float(self.beta_2) < 1,
-             "beta_1 and beta_2 must be in [0, 1)"),
-            (float(self.epsilon) > 0, "epsilon must be > 0"),
-            (isinstance(self.n_iter_no_change, (int, np.integer)) and self.n_iter_no_change >= 1,
-             "n_iter_no_change must be an integer ≥ 1"),
-            (self.batch_size == "auto"
-             or (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1),
-             "batch_size must be 'auto' or an integer ≥ 1"),
-            (isinstance(self.maxout_pieces, (int, np.integer)) and self.maxout_pieces >= 1,
-             "maxout_pieces must be an integer ≥ 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"{name}: {message}; got {self.get_params()}")
+        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else sizes
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            sizes = None
+        if sizes is None or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                                    for s in sizes):
+            raise InvalidParameterError(f"{name}: hidden_layer_sizes must be a positive integer or a "
+                                        f"sequence of them, got {self.hidden_layer_sizes!r}")
+        check_choice(name, "activation", self.activation, _ACTIVATIONS)
+        check_choice(name, "solver", self.solver, ("lbfgs", "sgd", "adam"))
+        check_choice(name, "learning_rate", self.learning_rate, ("constant", "invscaling", "adaptive"))
+        check_number(name, "alpha", self.alpha, low=0)
+        check_number(name, "learning_rate_init", self.learning_rate_init, low=0, low_open=True)
+        check_number(name, "power_t", self.power_t, low=0)
+        check_number(name, "max_iter", self.max_iter, low=1, integer=True)
+        check_number(name, "tol", self.tol, low=0)
+        check_number(name, "momentum", self.momentum, low=0, high=1)
+        check_number(name, "validation_fraction", self.validation_fraction, low=0, high=1, low_open=True,
+                     high_open=True)
+        check_number(name, "beta_1", self.beta_1, low=0, high=1, high_open=True)
+        check_number(name, "beta_2", self.beta_2, low=0, high=1, high_open=True)
+        check_number(name, "epsilon", self.epsilon, low=0, low_open=True)
+        check_number(name, "n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        check_number(name, "max_fun", self.max_fun, low=1, integer=True)
+        check_number(name, "maxout_pieces", self.maxout_pieces, low=1, integer=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_number(name, "batch_size", self.batch_size, low=1, integer=True)
         return [int(s) for s in sizes]
 
     # ---- parameters
@@ -164,9 +240,12 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
-        self.best_loss_ = np.inf
+        # scikit-learn's convention: the best training loss, or None where the validation score decides
+        self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self._best_coefs = [W.copy() for W in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
         self._leaves = None
         self._optimizer = None
 
@@ -183,12 +262,12 @@ class _BaseMLP(BaseEstimator):
         return self._leaves
 
     def _make_optimizer(self, leaves):
-        groups = [{"params": leaves[0::2]}, {"params": leaves[1::2], "weight_decay": 0.0}]
+        groups = [{"params": leaves[0::2]}, {"params": leaves[1::2]}]      # weight decay on W only
         if self.solver == "adam":
-            return Adam(groups, lr=float(self.learning_rate_init), betas=(self.beta_1, self.beta_2),
-                        eps=float(self.epsilon))
-        return SGD(groups, lr=float(self.learning_rate_init), momentum=float(self.momentum),
-                   nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
+            return _ScikitAdam(groups, lr=float(self.learning_rate_init),
+                               betas=(float(self.beta_1), float(self.beta_2)), eps=float(self.epsilon))
+        return _VelocitySGD(groups, lr=float(self.learning_rate_init), momentum=float(self.momentum),
+                            nesterov=self.nesterovs_momentum)
 
     # ---- fitting
 
@@ -198,14 +277,26 @@ class _BaseMLP(BaseEstimator):
         normalised_weights(sample_weight, X, type(self).__name__)      # checks shape and sign
         return np.asarray(sample_weight, dtype=X.dtype).reshape(-1)
 
+    def _validate_xy(self, X, y, reset):
+        X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32), multi_output=True,
+                             y_numeric=not self._is_classifier)
+        if y.ndim == 2 and y.shape[1] == 1:
+            # scikit-learn's own words, which its estimator checks look for
+            warn_at_caller("A column-vector y was passed when a 1d array was expected: "
+                           f"{type(self).__name__} uses y of shape {y.shape} as shape ({y.shape[0]},); pass "
+                           "y.ravel() to avoid this warning", DataConversionWarning)
+            y = y[:, 0]
+        return X, y
+
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         self._sizes = self._check_params()
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_xy(X, y, reset=first)
         T = self._encode(y, classes, first).astype(X.dtype)
         sw = self._weights(sample_weight, X)
+        # as scikit-learn: every call starts from random_state afresh (the same shuffles each time)
+        self._random_state = check_random_state(self.random_state)
         if first:
-            self._random_state = check_random_state(self.random_state)
             self._initialize(X.shape[1], T.shape[1], X.dtype)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, T, sw)
@@ -238,7 +329,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"{name}: partial_fit does not support early_stopping=True")
         X_val = y_val = sw_val = None
         if self.early_stopping:
-            stratify = y if self._is_classifier else None
+            # as scikit-learn: stratified for a single output (binary classes) only
+            stratify = y if self._is_classifier and T.shape[1] == 1 else None
             parts = train_test_split(X, T, y, *(() if sw is None else (sw,)), random_state=self._random_state,
                                      test_size=self.validation_fraction, stratify=stratify)
             X, X_val, T, _, _, y_val = parts[:6]
@@ -250,8 +342,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch = min(200, n) if self.batch_size == "auto" else int(self.batch_size)
         if batch > n and self.batch_size != "auto":
-            warnings.warn(f"{name}: batch_size={batch} is larger than the {n} training samples; using {n}",
-                          stacklevel=3)
+            warn_at_caller(f"{name}: batch_size={batch} is larger than the {n} training samples; using {n}")
         batch = min(batch, n)
 
         leaves = self._parameters()
@@ -266,6 +357,7 @@ class _BaseMLP(BaseEstimator):
         uniform = {}                                   # 1/batch weights, one array per batch size
         order = np.arange(n)
         max_iter = 1 if incremental else self.max_iter
+        self.n_iter_ = 0                               # counts the epochs of this call, as scikit-learn
         for _ in range(max_iter):
             if self.shuffle:
                 order = shuffle(order, random_state=self._random_state)
@@ -314,8 +406,8 @@ class _BaseMLP(BaseEstimator):
             if incremental:
                 break
             if self.n_iter_ == self.max_iter:
-                warnings.warn(f"{name}: stochastic optimizer reached max_iter={self.max_iter} epochs without "
-                              f"converging (tol={self.tol})", ConvergenceWarning, stacklevel=3)
+                warn_at_caller(f"{name}: stochastic optimizer reached max_iter={self.max_iter} epochs "
+                               f"without converging (tol={self.tol}); increase max_iter", ConvergenceWarning)
         if self.early_stopping:
             for a, best in zip(self.coefs_ + self.intercepts_, self._best_coefs + self._best_intercepts):
                 np.copyto(a, best)
@@ -352,10 +444,10 @@ class _BaseMLP(BaseEstimator):
         return mlp_forward(params, X, self.activation, self.maxout_pieces)
 
 
-
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """A multilayer perceptron classifier: softmax output for more than two classes, one logistic
-    unit for two; trained on cross-entropy plus ``alpha/(2n)‖W‖²``.
+    unit for two, one logistic unit per label for multilabel targets (a 0/1 indicator matrix
+    ``y``); trained on cross-entropy (summed over the labels) plus ``alpha/(2n)‖W‖²``.
 
     Parameters, defaults and fitted attributes are scikit-learn's ``MLPClassifier``'s, plus
     ``activation="maxout"`` (with ``maxout_pieces`` linear pieces per hidden unit).
@@ -364,28 +456,40 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_classifier = True
 
     def _validate_xy(self, X, y, reset):
-        X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32))
+        X, y = super()._validate_xy(X, y, reset)
         check_classification_targets(y)
         return X, y
 
     def _encode(self, y, classes, first):
+        """The targets as the output layer sees them: a 0/1 column for two classes, one-hot rows
+        for more, the indicator matrix itself for multilabel ``y``."""
         name = type(self).__name__
+        multilabel = type_of_target(y).startswith("multilabel")
         if first:
-            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-            if labels.size < 2:
-                raise ValueError(f"{name}: needs samples of at least 2 classes in the data, but the data "
-                                 f"contain only one class: {labels[0]!r}")
-            self.classes_ = labels
-            self._out_activation = "softmax" if labels.size > 2 else "logistic"
+            if multilabel:
+                binarizer = LabelBinarizer().fit(y)
+            else:
+                labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+                if labels.size < 2:
+                    raise ValueError(f"{name}: needs samples of at least 2 classes in the data, but the "
+                                     f"data contain only one class: {labels[0]!r}")
+                binarizer = LabelBinarizer().fit(labels)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+            self._out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
             self.out_activation_ = self._out_activation
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(f"{name}: labels {unknown.tolist()} are not among "
-                             f"classes_ {self.classes_.tolist()}")
-        index = np.searchsorted(self.classes_, y)
-        if self.classes_.size == 2:
-            return (index == 1).astype(np.float64)[:, None]
-        return np.eye(self.classes_.size)[index]
+        fitted_multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        if multilabel != fitted_multilabel or (multilabel and y.shape[1] != self.classes_.size):
+            was = (f"a multilabel y with {self.classes_.size} labels" if fitted_multilabel
+                   else f"the classes {self.classes_.tolist()}")
+            raise ValueError(f"{name}: y is {type_of_target(y)} of shape {np.shape(y)}, but the model "
+                             f"was fitted on {was}")
+        if not multilabel:
+            unknown = np.setdiff1d(y, self.classes_)
+            if unknown.size:
+                raise ValueError(f"{name}: labels {unknown.tolist()} are not among "
+                                 f"classes_ {self.classes_.tolist()}")
+        return self._label_binarizer.transform(y).astype(np.float64)
 
     def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` from a fresh initialisation (or from the last fit with ``warm_start``)."""
@@ -393,8 +497,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over ``(X, y)``; ``classes`` (all labels) is required on the first call."""
-        if not hasattr(self, "coefs_") and classes is None:
+        """One epoch over ``(X, y)``; ``classes`` (all labels) is required on the first call (not for
+        a multilabel ``y``, whose columns are the labels)."""
+        if not hasattr(self, "coefs_") and classes is None and not type_of_target(y).startswith("multilabel"):
             raise ValueError(f"{type(self).__name__}: classes must be passed on the first call to "
                              "partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
@@ -403,11 +508,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return accuracy_score(y, self._labels(self._forward(X)), sample_weight=sw)
 
     def predict_proba(self, X):
+        """``P(class | x)`` for each class in ``classes_``, shape (n, n_classes); for multilabel
+        targets, ``P(label k | x)`` of each label on its own (rows need not sum to 1)."""
         a = self._output(X)
-        if self.classes_.size == 2:
+        if self.n_outputs_ == 1:
             p1 = special.sigmoid(a[:, 0])
             return np.column_stack([1.0 - p1, p1])
-        return special.softmax(a, axis=1)
+        return special.softmax(a, axis=1) if self._out_activation == "softmax" else special.sigmoid(a)
 
     def predict_log_proba(self, X):
         """``log predict_proba(X)``, taken of the probabilities themselves (as scikit-learn does) so
@@ -416,16 +523,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
+        """The predicted labels, shape (n,); for multilabel targets the 0/1 indicator matrix."""
         return self._labels(self._output(X))
 
     def _labels(self, a):
-        index = (a[:, 0] > 0).astype(np.intp) if self.classes_.size == 2 else np.argmax(a, axis=1)
-        return self.classes_[index]
+        if self.n_outputs_ == 1:
+            return self.classes_[(a[:, 0] > 0).astype(np.intp)]
+        if self._out_activation == "softmax":
+            return self.classes_[np.argmax(a, axis=1)]
+        return (a > 0).astype(int)                 # each label on its own: P > 1/2
 
 
 class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
     """A multilayer perceptron regressor: identity output, half squared error plus
-    ``alpha/(2n)‖W‖²``; one output per column of ``y``.
+    ``alpha/(2n)‖W‖²``; one output per column of ``y``.  With a single output (``y`` of shape
+    (n,) or (n, 1)) ``predict`` returns shape (n,), as scikit-learn's.
 
     Parameters, defaults and fitted attributes are scikit-learn's ``MLPRegressor``'s, plus
     ``activation="maxout"`` (with ``maxout_pieces`` linear pieces per hidden unit).
@@ -433,13 +545,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     _out_activation = "identity"
 
-    def _validate_xy(self, X, y, reset):
-        X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32), multi_output=True,
-                             y_numeric=True)
-        return X, y
-
     def _encode(self, y, classes, first):
-        self._y_ndim = np.ndim(y) if first else self._y_ndim
         self.out_activation_ = "identity"
         return np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
 
@@ -453,9 +559,13 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _validation_score(self, X, y, sw):
-        a = self._forward(X)
-        return r2_score(y, a[:, 0] if self._y_ndim == 1 else a, sample_weight=sw)
+        a = self._predicted(self._forward(X))
+        if not np.all(np.isfinite(a)):
+            return np.nan
+        return r2_score(y, a, sample_weight=sw)
 
     def predict(self, X):
-        a = self._output(X)
-        return a[:, 0] if self._y_ndim == 1 else a
+        return self._predicted(self._output(X))
+
+    def _predicted(self, a):
+        return a[:, 0] if a.shape[1] == 1 else a
