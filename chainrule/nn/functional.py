@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
-from .._core import _ndim, _primal, _shape, defjvp, defvjp, primitive
+from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, primitive
 from ..numpy._ufuncs import elementwise
 
 __all__ = ["linear", "relu", "softmax_cross_entropy"]
@@ -140,10 +140,23 @@ def _target_rows(target, z):
 
 def _ce_vjp(g, ans, z, target, reduce, divisor):
     # ∂L_i/∂z_i = softmax(z_i) - t_i (divided by the number of rows for a mean)
+    if type(z) is np.ndarray and type(g) is not Tensor and reduce and target.ndim == 1 == z.ndim - 1:
+        return _ce_grad_plain(g, z, target, divisor)
     p = special.softmax(z, axis=-1) - _target_rows(target, z)
     if reduce:
         return p * cnp.reshape(g / divisor, _shape(g) + (1,) * _ndim(z))
     return p * cnp.reshape(g, _shape(g) + (1,))
+
+
+def _ce_grad_plain(g, z, labels, divisor):
+    """The same VJP on plain arrays (the training loop's case), in place on one fresh array."""
+    p = z - z.max(axis=-1, keepdims=True)
+    with np.errstate(under="ignore"):
+        np.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    p[np.arange(len(p)), labels] -= 1
+    p *= g / divisor
+    return p
 
 
 def _ce_jvp(t, ans, z, target, reduce, divisor):
