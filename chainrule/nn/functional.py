@@ -140,7 +140,8 @@ def _target_rows(target, z):
 
 def _ce_vjp(g, ans, z, target, reduce, divisor):
     # ∂L_i/∂z_i = softmax(z_i) - t_i (divided by the number of rows for a mean)
-    if type(z) is np.ndarray and type(g) is not Tensor and reduce and target.ndim == 1 == z.ndim - 1:
+    if (reduce and type(z) is np.ndarray and type(g) is not Tensor and np.ndim(g) == 0
+            and target.ndim == 1 == z.ndim - 1):
         return _ce_grad_plain(g, z, target, divisor)
     p = special.softmax(z, axis=-1) - _target_rows(target, z)
     if reduce:
