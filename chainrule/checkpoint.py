@@ -166,21 +166,11 @@ def _json_field(path, header, field):
 
 def _load_model(path, model, tensors):
     saved = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    expected = {name: np.shape(value) for name, value in model.state_dict().items()}
-    missing = sorted(set(expected) - set(saved))
-    unexpected = sorted(set(saved) - set(expected))
-    wrong = [f"{k}: file {saved[k].shape}, model {expected[k]}"
-             for k in expected if k in saved and saved[k].shape != expected[k]]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing in file: {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"not in model: {', '.join(unexpected)}")
-        if wrong:
-            parts.append(f"shape mismatch: {'; '.join(wrong)}")
-        raise ValueError(f"load: {path} does not match the model's architecture ({' | '.join(parts)})")
-    model.load_state_dict(saved)
+    try:
+        model.load_state_dict(saved)              # strict: names and shapes must all match
+    except (KeyError, ValueError) as e:
+        reason = e.args[0] if e.args else str(e)
+        raise ValueError(f"load: {path} does not match the model's architecture ({reason})") from None
 
 
 def _join_optimizer_state(info, tensors):
