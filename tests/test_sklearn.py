@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -363,9 +362,9 @@ def test_fused_losses_have_batched_jacobians_and_keep_float32(rng, loss):
 
 def test_pyproject_asks_for_the_scikit_learn_that_has_validate_data():
     # sklearn.utils.validation.validate_data, which every estimator here calls, is new in 1.6
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-    deps = [d for extra in pyproject["project"]["optional-dependencies"].values() for d in extra
-            if d.replace(" ", "").startswith("scikit-learn")]
+    # (read as text: tomllib is Python 3.11+, and chainrule supports 3.10)
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    deps = re.findall(r'"(scikit-learn[^"]*)"', text)
     assert deps
     for dep in deps:
         floor = re.search(r">=\s*([\d.]+)", dep)
@@ -408,8 +407,7 @@ def test_linear_models_keep_float32_like_sklearn(make):
     assert out.dtype == np.float32
     if make is LogisticRegression:
         assert model.predict_proba(X).dtype == np.float32
-        theirs = sk_linear.LogisticRegression().fit(X, y)
-        assert theirs.coef_.dtype == np.float32
+        theirs = sk_linear.LogisticRegression().fit(X, y)   # (its coef_ dtype varies by version)
         np.testing.assert_allclose(model.predict_proba(X), theirs.predict_proba(X), atol=1e-3)
 
 
