@@ -13,9 +13,19 @@ import math
 
 import numpy as np
 
-from .._core import Tensor, _primal, enable_grad, no_grad
+from .._core import Tensor, _primal, bump_version, enable_grad, no_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
+
+
+def step_parameter(p, delta):
+    """``p ← p - delta`` in place, counted by the version counter that protects saved arrays.
+
+    What ``p.sub_(delta)`` does, without its checks: an optimizer updates its own leaves, under
+    ``no_grad``, at every step."""
+    value = p._value
+    np.subtract(value, delta, out=value)
+    bump_version(p)
 
 
 class Optimizer:
@@ -228,7 +238,7 @@ class SGD(Optimizer):
                 g = buf
         out = g if g is a or g is b else b
         np.multiply(g, lr, out=out)
-        p.sub_(out)
+        step_parameter(p, out)
 
 
 class Adam(Optimizer):
@@ -277,7 +287,7 @@ class Adam(Optimizer):
         b += eps * c
         np.divide(m, b, out=b)
         b *= lr * c / (1.0 - b1 ** t)
-        p.sub_(b)
+        step_parameter(p, b)
 
 
 class AdamW(Adam):
@@ -345,7 +355,7 @@ class RMSprop(Optimizer):
             np.multiply(buf, lr, out=b)
         else:
             b *= lr
-        p.sub_(b)
+        step_parameter(p, b)
 
 
 def clip_grad_norm_(params, max_norm, norm_type=2.0):

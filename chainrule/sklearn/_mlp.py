@@ -34,6 +34,7 @@ from .. import special
 from ..nn.activations import get_activation, maxout
 from ..nn.module import Parameter
 from ..optim import Optimizer
+from ..optim.optimizers import step_parameter
 from ._base import (
     InvalidParameterError,
     check_choice,
@@ -105,7 +106,7 @@ class _VelocitySGD(Optimizer):
             np.subtract(b, a, out=b)              # w ← w − (ηg − μv)
         else:
             np.negative(v, out=b)
-        p.sub_(b)
+        step_parameter(p, b)
 
 
 class _ScikitAdam(Optimizer):
@@ -140,7 +141,7 @@ class _ScikitAdam(Optimizer):
         np.sqrt(v, out=b)
         b += eps
         np.divide(a, b, out=b)
-        p.sub_(b)
+        step_parameter(p, b)
 
 
 # --------------------------------------------------------------------------- the estimators
