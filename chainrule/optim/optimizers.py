@@ -274,6 +274,10 @@ class Adam(Optimizer):
             np.multiply(p._value, wd, out=a)
             a += g
             g = a
+        self._moments(g, m, v, b1, b2, b)
+        self._step(p, m, v, lr, b1, b2, eps, t, a, b)
+
+    def _moments(self, g, m, v, b1, b2, b):
         np.subtract(g, m, out=b)                  # m ← m + (1 - β₁)(g - m)
         b *= 1.0 - b1
         m += b
@@ -281,6 +285,8 @@ class Adam(Optimizer):
         np.multiply(g, g, out=b)
         b *= 1.0 - b2
         v += b
+
+    def _step(self, p, m, v, lr, b1, b2, eps, t, a, b):
         # η/(1-β₁ᵗ) · m / (√v/c + ε) = (η c/(1-β₁ᵗ)) · m / (√v + εc), c = √(1-β₂ᵗ): two passes fewer
         c = math.sqrt(1.0 - b2 ** t)
         np.sqrt(v, out=b)

@@ -33,7 +33,7 @@ from .. import numpy as cnp
 from .. import special
 from ..nn.activations import get_activation, maxout
 from ..nn.module import Parameter
-from ..optim import Optimizer
+from ..optim import Adam, Optimizer
 from ..optim.optimizers import step_parameter
 from ._base import (
     InvalidParameterError,
@@ -109,27 +109,15 @@ class _VelocitySGD(Optimizer):
         step_parameter(p, b)
 
 
-class _ScikitAdam(Optimizer):
-    """scikit-learn's Adam: ``m``, ``v`` as usual and ``w ← w − η √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε)``
-    (ε outside the bias correction, where PyTorch's Adam scales it)."""
+class _ScikitAdam(Adam):
+    """scikit-learn's Adam, in its own arithmetic so the weights match scikit-learn's bit for bit:
+    ``m ← β₁m + (1 - β₁)g`` and ``w ← w − η √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε)`` (ε outside the
+    bias correction, where PyTorch's Adam scales it)."""
 
     def __init__(self, params, lr, betas, eps):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=0.0))
+        super().__init__(params, lr=lr, betas=betas, eps=eps)
 
-    def _update(self, p, g, state, group, scratch):
-        a, b = scratch
-        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p._value)
-            state["exp_avg_sq"] = np.zeros_like(p._value)
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        if wd:
-            np.multiply(p._value, wd, out=a)
-            a += g
-            g = a
+    def _moments(self, g, m, v, b1, b2, b):
         m *= b1
         np.multiply(g, 1.0 - b1, out=b)
         m += b
@@ -137,6 +125,8 @@ class _ScikitAdam(Optimizer):
         np.multiply(g, g, out=b)
         b *= 1.0 - b2
         v += b
+
+    def _step(self, p, m, v, lr, b1, b2, eps, t, a, b):
         np.multiply(m, lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t), out=a)
         np.sqrt(v, out=b)
         b += eps
