@@ -26,3 +26,20 @@ def numerical_jacobian(f, x, eps=1e-6):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def assert_jacobians_agree(f, args, argnum=0):
+    """jacobian(rev) == jacobian(fwd) == central differences, shaped out.shape + in.shape."""
+    import chainrule as cr
+    rev = cr.jacobian(f, argnum, mode="rev")(*args)
+    fwd = cr.jacobian(f, argnum, mode="fwd")(*args)
+
+    def of_arg(v):
+        full = list(args)
+        full[argnum] = v
+        return f(*full)
+
+    fd = numerical_jacobian(of_arg, args[argnum])
+    assert rev.shape == fwd.shape == fd.shape == np.shape(f(*args)) + np.shape(args[argnum])
+    np.testing.assert_allclose(rev, fwd, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rev, fd, rtol=1e-6, atol=1e-6)
