@@ -114,3 +114,60 @@ def test_softmax_cross_entropy_reduced_in_the_primitive_equals_reducing_the_rows
 def test_softmax_cross_entropy_rejects_labels_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"target of shape \(3,\) matches neither"):
         F.softmax_cross_entropy(np.zeros((2, 4)), np.zeros(3, int))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_fast_path_on_large_arrays_is_numpys_maximum_bit_for_bit(dtype):
+    # more elements than one block of zeros, so the chunked loop runs more than once
+    x = rng.standard_normal(5 * (F._ZERO_CHUNK // 5 + 2469)).astype(dtype).reshape(-1, 5)
+    x[0, :4] = [np.nan, -0.0, np.inf, -np.inf]
+    y = F.relu(x)
+    expected = np.maximum(x, 0)
+    assert y.dtype == dtype and y.shape == x.shape and not np.shares_memory(y, x)
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(expected))
+    strided = x[:, ::2]                                   # not contiguous: NumPy's own call
+    np.testing.assert_array_equal(F.relu(strided), np.maximum(strided, 0))
+
+
+def test_relu_gradient_on_a_large_batch_is_the_mask_of_positive_inputs():
+    x = rng.standard_normal((300, 40)).astype(np.float32)
+    g = cr.grad(lambda v: cnp.sum(F.relu(v) * 3.0))(x)
+    np.testing.assert_array_equal(g, np.where(x > 0, 3.0, 0.0).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_bias_gradient_of_many_rows_is_the_column_sum(dtype):
+    x = rng.standard_normal((200, 6)).astype(dtype)
+    g = rng.standard_normal((200, 3)).astype(dtype)
+    W = cr.tensor(rng.standard_normal((3, 6)).astype(dtype), requires_grad=True)
+    b = cr.tensor(np.zeros(3, dtype), requires_grad=True)
+    F.linear(x, W, b).backward(g)
+    assert b.grad.dtype == dtype
+    np.testing.assert_allclose(b.grad, g.astype(np.float64).sum(axis=0), rtol=1e-5 if dtype == np.float32
+                               else 1e-12)
+
+
+@pytest.mark.parametrize("rows,classes", [(100, 10), (80, 40)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_of_many_rows_matches_the_log_softmax_composite(rows, classes, dtype):
+    # many short rows take the transposed-max and matrix-vector-sum paths
+    z = (rng.standard_normal((rows, classes)) * 4).astype(dtype)
+    z[3, 2] = 60.0                                        # a dominant logit: the max matters
+    y = rng.integers(0, classes, rows)
+    composite = -special.log_softmax(z.astype(np.float64), axis=-1)[np.arange(rows), y]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    loss = F.softmax_cross_entropy(z, y, "mean")
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(loss, composite.mean(), rtol=tol)
+    zt = cr.tensor(z, requires_grad=True)
+    F.softmax_cross_entropy(zt, y, "mean").backward()       # the plain-array gradient path
+    expected = special.softmax(z.astype(np.float64), axis=-1)
+    expected[np.arange(rows), y] -= 1
+    assert zt.grad.dtype == dtype
+    np.testing.assert_allclose(zt.grad, expected / rows, atol=tol)
+    if dtype == np.float64:
+        cr.gradcheck(lambda v: F.softmax_cross_entropy(v, y, "mean"), z, order=2)
+    nan = z.copy()
+    nan[5, 1] = np.nan
+    assert np.isnan(F.softmax_cross_entropy(nan, y)[5])

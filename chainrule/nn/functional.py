@@ -59,6 +59,8 @@ def _linear_vjp_W(g, ans, x, W, b):
 
 def _linear_vjp_b(g, ans, x, W, b):
     if _ndim(g) == 2 and _ndim(ans) == 2:
+        if type(g) is np.ndarray and g.dtype.kind == "f":
+            return np.ones(len(g), g.dtype) @ g  # ∂L/∂b = 1ᵀg: a GEMV, 3x faster than g.sum(0)
         return g.sum(axis=0)                     # ∂L/∂b = Σ_rows g
     nb = _ndim(g) - _ndim(ans)
     return cnp.sum(_rows(g, nb, _shape(W)[0]), axis=-2)      # ∂L/∂b = Σ_rows g
@@ -101,8 +103,33 @@ def linear(x, weight, bias=None):
 
 # ---- relu: max{0, a}, with relu'(0) = 0
 
+_ZERO_CHUNK = 1 << 20                            # elements per pass of the zero operand
+_zero_chunks = {}
+_FAST_RELU_MIN = 4096                            # below this the scalar call is as quick
+
+
+def _zeros(dtype):
+    """A read-only flat array of ``_ZERO_CHUNK`` zeros of ``dtype``, made once."""
+    z = _zero_chunks.get(dtype)
+    if z is None:
+        z = _zero_chunks[dtype] = np.zeros(_ZERO_CHUNK, dtype)   # calloc: untouched zero pages
+        z.flags.writeable = False
+    return z
+
+
 def _relu(x):
-    return np.maximum(x, 0)
+    # NumPy's maximum against a scalar runs a loop 3x slower than against an array of the same
+    # shape (2048 x 256 float32: 157 against 50 us), so a contiguous float input meets a
+    # contiguous block of zeros, chunk by chunk. NaN stays NaN either way.
+    if (type(x) is not np.ndarray or x.dtype.kind != "f" or not x.flags.c_contiguous
+            or x.size < _FAST_RELU_MIN):
+        return np.maximum(x, 0)
+    out = np.empty_like(x)
+    flat, dst, zeros = x.reshape(-1), out.reshape(-1), _zeros(x.dtype)
+    for start in range(0, flat.size, _ZERO_CHUNK):
+        stop = min(start + _ZERO_CHUNK, flat.size)
+        np.maximum(flat[start:stop], zeros[:stop - start], out=dst[start:stop])
+    return out
 
 
 # the mask is a constant of the current values: relu' = [a > 0], relu'' = 0
@@ -112,11 +139,27 @@ relu.__doc__ = "``max{0, a}``; its derivative at 0 is taken to be 0."
 
 # ---- softmax cross-entropy from logits, against labels or distributions
 
+def _row_max(z):
+    """``max(z, axis=-1, keepdims=True)``. NumPy reduces many short rows one row at a time
+    (2048 x 10: 84 us); over a contiguous transpose the same maxima take 7 us."""
+    if z.ndim == 2 and z.shape[1] <= 32 and z.shape[0] >= 64:
+        return np.ascontiguousarray(z.T).max(axis=0)[:, None]
+    return np.max(z, axis=-1, keepdims=True)
+
+
+def _row_sum(e):
+    """``sum(e, axis=-1)``, for floats as a matrix-vector product ``e 1`` (2048 x 10: 4 against
+    29 us); both add each row's entries in sequence."""
+    if e.ndim == 2 and (e.dtype == np.float32 or e.dtype == np.float64):
+        return e @ np.ones(e.shape[1], e.dtype)
+    return np.sum(e, axis=-1)
+
+
 def _softmax_cross_entropy(z, target, reduce, divisor):
-    m = np.max(z, axis=-1, keepdims=True)
+    m = _row_max(z)
     with np.errstate(under="ignore"):            # exp(-2e4) = 0 is the right answer
         e = np.exp(z - m)
-    lse = np.log(np.sum(e, axis=-1)) + m[..., 0]
+    lse = np.log(_row_sum(e)) + m[..., 0]
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
         per_row = lse - np.einsum("...k,...k->...", target, z)
     elif z.ndim == 2:
@@ -151,10 +194,10 @@ def _ce_vjp(g, ans, z, target, reduce, divisor):
 
 def _ce_grad_plain(g, z, labels, divisor):
     """The same VJP on plain arrays (the training loop's case), in place on one fresh array."""
-    p = z - z.max(axis=-1, keepdims=True)
+    p = z - _row_max(z)
     with np.errstate(under="ignore"):
         np.exp(p, out=p)
-    p /= p.sum(axis=-1, keepdims=True)
+    p /= _row_sum(p)[:, None]
     p[np.arange(len(p)), labels] -= 1
     p *= g / divisor
     return p
