@@ -39,15 +39,21 @@ _levels = itertools.count(1)      # level 0 is the object API's trace
 # --------------------------------------------------------------------------- primitives
 
 class Primitive:
-    """A differentiable function: forward implementation and one VJP/JVP rule per argument."""
+    """A differentiable function: forward implementation and one VJP/JVP rule per argument.
 
-    __slots__ = ("name", "impl", "vjps", "jvps", "broadcasts", "multiple", "view",
+    Instead of per-argument VJP rules a primitive may have one ``vjp_joint`` rule that returns
+    the cotangents of all the arguments asked for at once, for when they share work (a masked
+    cotangent, say) that separate rules would each redo.
+    """
+
+    __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "broadcasts", "multiple", "view",
                  "__weakref__")
 
     def __init__(self, name, impl, broadcasts=False, multiple=False):
         self.name = name
         self.impl = impl
         self.vjps = {}
+        self.vjp_joint = None
         self.jvps = {}
         self.broadcasts = broadcasts
         self.multiple = multiple
@@ -83,6 +89,12 @@ def defvjp(fn, *rules, argnums=None):
     for i, rule in zip(argnums or range(len(rules)), rules):
         if rule is not None:
             prim.vjps[i] = rule
+
+
+def defvjp_joint(fn, rule):
+    """Register one VJP rule for all arguments: ``rule(g, ans, needed, *args, **kw)`` returns a
+    sequence with the cotangent (or None) of each argument index in ``needed``, in that order."""
+    fn.prim.vjp_joint = rule
 
 
 def defjvp(fn, *rules, argnums=None):
@@ -185,13 +197,15 @@ class ReverseTrace:
                     v = vals[i] = a._value
                     parents.append((i, a._node))
                     if saved is not None:
-                        saved.append((a, version_of(a)))
+                        cell = a._version                # version_of(a), inlined: the hot path
+                        saved.append((a, 0 if cell is None else cell[0]))
                     if not outer and isinstance(v, Tensor):
                         outer = True
                 elif trace is None:
                     vals[i] = a._value
                     if saved is not None:
-                        saved.append((a, version_of(a)))
+                        cell = a._version
+                        saved.append((a, 0 if cell is None else cell[0]))
                 else:
                     outer = True
         ans = fn(*vals, **kw) if outer else prim.impl(*vals, **kw)
@@ -358,19 +372,30 @@ def backward_pass(roots, cotangents, retain_graph=True):
         ans, kw = node.ans, node.kw
         broadcasts = prim.broadcasts
         nb = _ndim(g) - _ndim(ans) if broadcasts else 0
-        vjps = prim.vjps
-        for i, parent in node.parents:
-            rule = vjps.get(i)
-            if rule is None:
-                raise NotImplementedError(
-                    f"reverse-mode derivative of {prim.name} with respect to argument {i} "
-                    "is not implemented")
-            c = rule(g, ans, *vals, **kw)
+        parents = node.parents
+        joint = prim.vjp_joint
+        if joint is not None:
+            cts = joint(g, ans, [i for i, _ in parents], *vals, **kw)
+        else:
+            vjps = prim.vjps
+            cts = []
+            for i, _ in parents:
+                rule = vjps.get(i)
+                if rule is None:
+                    raise NotImplementedError(
+                        f"reverse-mode derivative of {prim.name} with respect to argument {i} "
+                        "is not implemented")
+                cts.append(rule(g, ans, *vals, **kw))
+        for (i, parent), c in zip(parents, cts):
             if c is None:
                 continue
             if broadcasts:
                 c = unbroadcast(c, vals[i], nb)
-            _accumulate(grads, heap, push, parent, c)
+            if parent.prim is None:               # a leaf: its sum is final, no visit needed
+                old = leaves.get(parent)
+                leaves[parent] = c if old is None else _add_ct(old, c)
+            else:
+                _accumulate(grads, heap, push, parent, c)
         if not retain_graph:
             # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;
             # a multi-output primitive keeps its output tuple, which its projections read
@@ -418,7 +443,8 @@ def _fill_ct(g, ans):
 
 def _check_versions(node):
     for tensor, version in node.saved:
-        now = version_of(tensor)
+        cell = tensor._version
+        now = 0 if cell is None else cell[0]
         if now != version:
             raise RuntimeError(
                 f"an array that {node.prim.name} saved for the backward pass was modified in "
@@ -631,7 +657,10 @@ class Tensor:
 
     @property
     def shape(self):
-        return _shape(self._value)
+        try:
+            return self._value.shape            # an array, or a Tensor of the next level
+        except AttributeError:
+            return np.shape(self._value)
 
     @property
     def ndim(self):

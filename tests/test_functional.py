@@ -171,3 +171,40 @@ def test_softmax_cross_entropy_of_many_rows_matches_the_log_softmax_composite(ro
     nan = z.copy()
     nan[5, 1] = np.nan
     assert np.isnan(F.softmax_cross_entropy(nan, y)[5])
+
+
+@pytest.mark.parametrize("xshape", [(4,), (3, 4), (2, 3, 4)])
+def test_linear_with_relu_equals_relu_of_linear_with_its_derivatives(xshape):
+    x, W, b = rng.standard_normal(xshape), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    fused = lambda x, W, b: F.linear(x, W, b, activation="relu")
+    composite = lambda x, W, b: F.relu(composite_linear(x, W, b))
+    np.testing.assert_array_equal(fused(x, W, b), composite(x, W, b))
+    f = lambda *a: cnp.tanh(fused(*a))
+    cr.gradcheck(f, x, W, b, argnums=(0, 1, 2), order=2)
+    for k in range(3):
+        g = lambda *a: cnp.tanh(composite(*a))
+        expected = cr.jacobian(g, k)(x, W, b)
+        np.testing.assert_allclose(cr.jacobian(f, k)(x, W, b), expected, atol=1e-12)
+        np.testing.assert_allclose(cr.jacobian(f, k, mode="fwd")(x, W, b), expected, atol=1e-12)
+    hess = lambda h: cr.hessian(lambda W: cnp.sum(cnp.tanh(h(x, W, b))))(W)
+    np.testing.assert_allclose(hess(fused), hess(composite), atol=1e-12)
+
+
+def test_linear_with_relu_backward_gives_the_three_gradients_of_the_composite():
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    make = lambda a: cr.tensor(a.astype(np.float32), requires_grad=True)
+    W0, b0 = rng.standard_normal((3, 6)), rng.standard_normal(3)
+    grads = []
+    for fused in (True, False):
+        xt, W, b = make(x), make(W0), make(b0)
+        y = F.linear(xt, W, b, activation="relu") if fused else F.relu(F.linear(xt, W, b))
+        cnp.sum(y * y).backward()
+        grads.append((xt.grad, W.grad, b.grad))
+    for got, want in zip(*grads):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_linear_refuses_an_activation_it_does_not_fuse():
+    with pytest.raises(ValueError, match="linear: activation must be None or 'relu', got 'tanh'"):
+        F.linear(np.ones((2, 3)), np.ones((4, 3)), activation="tanh")

@@ -613,3 +613,45 @@ def test_dropout_draws_its_mask_in_the_activations_dtype():
     x64 = np.ones((8, 8))
     keep64 = np.random.default_rng(7).random(x64.shape) >= 0.25
     np.testing.assert_array_equal(nn.Dropout(0.25, rng=7)(x64) != 0, keep64)
+
+
+def _graph_ops(t):
+    """The primitive names of a Tensor's graph, output first."""
+    ops, stack = [], [t._node]
+    while stack:
+        node = stack.pop()
+        if node.prim is not None:
+            ops.append(node.prim.name)
+            stack.extend(p for _, p in node.parents)
+    return ops
+
+
+def test_sequential_runs_linear_then_relu_as_one_primitive_with_the_same_values_and_gradients():
+    seq = nn.Sequential(nn.Linear(5, 4, rng=0), nn.ReLU(), nn.Linear(4, 3, rng=1), nn.ReLU(),
+                        nn.Linear(3, 2, rng=2))
+    x = np.random.default_rng(3).standard_normal((7, 5))
+    y = seq(x)
+    assert _graph_ops(y) == ["linear", "linear_relu", "linear_relu"]
+    cnp.sum(y ** 2).backward()
+    fused = [p.grad for p in seq.parameters()]
+    seq.zero_grad()
+    h = x
+    for m in seq:                                   # module by module: five nodes
+        h = m(h)
+    assert _graph_ops(h) == ["linear", "relu", "linear", "relu", "linear"]
+    np.testing.assert_allclose(h.numpy(), y.numpy(), rtol=1e-14)
+    cnp.sum(h ** 2).backward()
+    for got, want in zip(fused, (p.grad for p in seq.parameters())):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_sequential_does_not_fuse_subclasses_that_may_change_either_step():
+    class Doubled(nn.ReLU):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    seq = nn.Sequential(nn.Linear(3, 2, rng=0), Doubled())
+    x = np.random.default_rng(4).standard_normal((4, 3))
+    y = seq(x)
+    assert "linear_relu" not in _graph_ops(y)
+    np.testing.assert_allclose(y.numpy(), 2 * np.maximum(seq[0](x).numpy(), 0))

@@ -22,13 +22,13 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
-from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, primitive
+from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, defvjp_joint, primitive
 from ..numpy._ufuncs import elementwise
 
 __all__ = ["linear", "relu", "softmax_cross_entropy"]
 
 
-# ---- linear: y = x Wᵀ + b
+# ---- linear: y = x Wᵀ + b, optionally followed by relu
 
 def _linear(x, W, b):
     y = np.matmul(x, W.T)
@@ -40,16 +40,21 @@ def _linear(x, W, b):
     return y + b
 
 
+def _linear_relu(x, W, b):
+    y = _linear(x, W, b)                         # a fresh array: the rectifier works in place
+    return _relu(y, out=y)
+
+
 def _rows(v, nb, width):
     """``v``'s non-batch leading axes merged into one: shape ``batch + (rows, width)``."""
     return cnp.reshape(v, _shape(v)[:nb] + (-1, width))
 
 
-def _linear_vjp_x(g, ans, x, W, b):
+def _linear_ct_x(g, ans, x, W):
     return g @ W                                 # ∂y/∂x = W
 
 
-def _linear_vjp_W(g, ans, x, W, b):
+def _linear_ct_W(g, ans, x, W):
     if _ndim(g) == 2 and _ndim(x) == 2:
         return g.T @ x                           # ∂L/∂W = gᵀx, contiguous (out, in)
     nb = _ndim(g) - _ndim(ans)
@@ -57,13 +62,43 @@ def _linear_vjp_W(g, ans, x, W, b):
     return cnp.swapaxes(_rows(g, nb, out), -1, -2) @ cnp.reshape(x, (-1, inp))
 
 
-def _linear_vjp_b(g, ans, x, W, b):
+def _linear_ct_b(g, ans, x, W):
     if _ndim(g) == 2 and _ndim(ans) == 2:
-        if type(g) is np.ndarray and g.dtype.kind == "f":
-            return np.ones(len(g), g.dtype) @ g  # ∂L/∂b = 1ᵀg: a GEMV, 3x faster than g.sum(0)
+        if type(g) is np.ndarray and (g.dtype == np.float32 or g.dtype == np.float64):
+            return _ones(len(g), g.dtype) @ g    # ∂L/∂b = 1ᵀg: a GEMV, 3x faster than g.sum(0)
         return g.sum(axis=0)                     # ∂L/∂b = Σ_rows g
     nb = _ndim(g) - _ndim(ans)
     return cnp.sum(_rows(g, nb, _shape(W)[0]), axis=-2)      # ∂L/∂b = Σ_rows g
+
+
+_ones_cache = {}
+
+
+def _ones(n, dtype):
+    """A read-only vector of ``n`` ones (a slice of the longest one made so far)."""
+    v = _ones_cache.get(dtype)
+    if v is None or len(v) < n:
+        v = _ones_cache[dtype] = np.ones(max(n, 64), dtype)
+        v.flags.writeable = False
+    return v[:n]
+
+
+_LINEAR_CT = (_linear_ct_x, _linear_ct_W, _linear_ct_b)
+
+
+def _linear_vjp(g, ans, needed, x, W, b):
+    # one rule for the three arguments: the engine makes one call per node instead of three
+    return [_LINEAR_CT[i](g, ans, x, W) for i in needed]
+
+
+def _linear_relu_vjp(g, ans, needed, x, W, b):
+    # relu' = [a > 0] = [y > 0]: the mask is a constant of the current values (relu'' = 0),
+    # applied once and shared by the three products
+    return _linear_vjp(g * (_primal(ans) > 0), ans, needed, x, W, b)
+
+
+def _linear_jvp_x(t, ans, x, W, b):
+    return t @ cnp.swapaxes(W, -1, -2)
 
 
 def _linear_jvp_W(t, ans, x, W, b):
@@ -81,15 +116,26 @@ def _linear_jvp_b(t, ans, x, W, b):
     return cnp.broadcast_to(t, shape[:nb] + _shape(ans))
 
 
+def _masked(rule):
+    return lambda t, ans, x, W, b: rule(t, ans, x, W, b) * (_primal(ans) > 0)
+
+
 _linear_p = primitive(_linear, name="linear")
-defvjp(_linear_p, _linear_vjp_x, _linear_vjp_W, _linear_vjp_b)
-defjvp(_linear_p,
-       lambda t, ans, x, W, b: t @ cnp.swapaxes(W, -1, -2),
-       _linear_jvp_W, _linear_jvp_b)
+defvjp_joint(_linear_p, _linear_vjp)
+defjvp(_linear_p, _linear_jvp_x, _linear_jvp_W, _linear_jvp_b)
+
+_linear_relu_p = primitive(_linear_relu, name="linear_relu")
+defvjp_joint(_linear_relu_p, _linear_relu_vjp)
+defjvp(_linear_relu_p, *(_masked(r) for r in (_linear_jvp_x, _linear_jvp_W, _linear_jvp_b)))
 
 
-def linear(x, weight, bias=None):
-    """``x @ weight.T + bias`` for ``x`` of shape ``(..., in)`` and ``weight`` ``(out, in)``."""
+def linear(x, weight, bias=None, activation=None):
+    """``x @ weight.T + bias`` for ``x`` of shape ``(..., in)`` and ``weight`` ``(out, in)``.
+
+    ``activation="relu"`` applies ``relu`` in the same primitive (a layer of the lecture's
+    neurons ``max{0, wᵀx + b}``): the rectifier runs in place on the product, and the backward
+    pass masks the cotangent once for the three gradients.
+    """
     ws, xs = _shape(weight), _shape(x)
     if len(ws) != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
@@ -98,7 +144,11 @@ def linear(x, weight, bias=None):
                          f"(expected {ws[1]} features on the last axis)")
     if bias is not None and _shape(bias) != (ws[0],):
         raise ValueError(f"linear: bias must have shape ({ws[0]},), got {_shape(bias)}")
-    return _linear_p(x, weight, bias)
+    if activation is None:
+        return _linear_p(x, weight, bias)
+    if activation == "relu":
+        return _linear_relu_p(x, weight, bias)
+    raise ValueError(f"linear: activation must be None or 'relu', got {activation!r}")
 
 
 # ---- relu: max{0, a}, with relu'(0) = 0
@@ -117,14 +167,15 @@ def _zeros(dtype):
     return z
 
 
-def _relu(x):
+def _relu(x, out=None):
     # NumPy's maximum against a scalar runs a loop 3x slower than against an array of the same
     # shape (2048 x 256 float32: 157 against 50 us), so a contiguous float input meets a
     # contiguous block of zeros, chunk by chunk. NaN stays NaN either way.
     if (type(x) is not np.ndarray or x.dtype.kind != "f" or not x.flags.c_contiguous
             or x.size < _FAST_RELU_MIN):
-        return np.maximum(x, 0)
-    out = np.empty_like(x)
+        return np.maximum(x, 0, out=out)
+    if out is None:
+        out = np.empty_like(x)
     flat, dst, zeros = x.reshape(-1), out.reshape(-1), _zeros(x.dtype)
     for start in range(0, flat.size, _ZERO_CHUNK):
         stop = min(start + _ZERO_CHUNK, flat.size)
@@ -144,15 +195,15 @@ def _row_max(z):
     (2048 x 10: 84 us); over a contiguous transpose the same maxima take 7 us."""
     if z.ndim == 2 and z.shape[1] <= 32 and z.shape[0] >= 64:
         return np.ascontiguousarray(z.T).max(axis=0)[:, None]
-    return np.max(z, axis=-1, keepdims=True)
+    return z.max(axis=-1, keepdims=True)
 
 
 def _row_sum(e):
     """``sum(e, axis=-1)``, for floats as a matrix-vector product ``e 1`` (2048 x 10: 4 against
     29 us); both add each row's entries in sequence."""
     if e.ndim == 2 and (e.dtype == np.float32 or e.dtype == np.float64):
-        return e @ np.ones(e.shape[1], e.dtype)
-    return np.sum(e, axis=-1)
+        return e @ _ones(e.shape[1], e.dtype)
+    return e.sum(axis=-1)
 
 
 def _softmax_cross_entropy(z, target, reduce, divisor):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import numpy as cnp
 from .._core import Tensor, _primal, _shape
 from . import functional as F
-from .activations import Identity, activation_module, activation_name, get_activation, maxout
+from .activations import Identity, ReLU, activation_module, activation_name, get_activation, maxout
 from .init import as_generator, by_name
 from .module import Module, Parameter, Sequential
 
@@ -89,12 +89,22 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
 
     def forward(self, x):
+        return self._forward(x, None)
+
+    def _forward(self, x, activation):
         _check_features(self, x, self.in_features)
         weight = self.weight
         dtype = _dtype_of(weight)
         if _dtype_of(x) is not dtype:                       # the common case costs this one test
             x = _in_dtype(x, dtype)
-        return F.linear(x, weight, self.bias)
+        return F.linear(x, weight, self.bias, activation)
+
+    def _fused_with(self, following):
+        # Linear then ReLU (exactly these classes, no subclass that may change either) is one
+        # primitive: one node instead of two, the rectifier in place, one masked cotangent
+        if type(self) is Linear and type(following) is ReLU:
+            return lambda x: self._forward(x, "relu")
+        return None
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

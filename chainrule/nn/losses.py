@@ -141,7 +141,8 @@ def _labels(name, labels, n, k):
         y = y.astype(np.intp)
     elif y.dtype.kind not in "iu":
         raise TypeError(f"{name}: labels must be integers, got dtype {y.dtype}")
-    bad = (y < 0) | (y >= k)
+    # negative labels, read as unsigned integers of the same width, are ≥ k too: one comparison
+    bad = (y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y) >= k
     if bad.any():
         raise ValueError(f"{name}: labels must be in [0, {k - 1}] for {k} classes; got {_show(y[bad])} "
                          f"(at {int(bad.sum())} of {n} positions)")

@@ -140,6 +140,13 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
+    def _fused_with(self, following):
+        """A function computing ``following(self(x))`` in one step, or None (the default).
+
+        Sequential asks each module about the next; a fused function must give the same values
+        and derivatives as the two calls it replaces."""
+        return None
+
     # ---- traversal
 
     def named_children(self):
@@ -285,8 +292,17 @@ class Sequential(Module):
             setattr(self, str(k), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        modules = tuple(self._modules.values())
+        i, n = 0, len(modules)
+        while i < n:
+            m = modules[i]
+            fused = m._fused_with(modules[i + 1]) if i + 1 < n else None
+            if fused is None:
+                x = m(x)
+                i += 1
+            else:                                    # e.g. Linear then ReLU as one primitive
+                x = fused(x)
+                i += 2
         return x
 
     def append(self, module):
