@@ -5,7 +5,8 @@ fusing them saves whole passes over the data (measured in ``bench/train_step.py`
 
 * ``linear(x, W, b) = x Wᵀ + b`` — one GEMM, the bias added in place, and a weight gradient
   ``gᵀx`` that comes out contiguous (the composite ``x @ W.T`` hands the optimizer a
-  transposed view, which costs a strided pass per update);
+  transposed view, which costs a strided pass per update); ``activation="relu"`` rectifies
+  the product in place and masks the cotangent once for the three gradients;
 * ``relu(a) = max{0, a}`` — one pass forward, one multiply by the mask backward;
 * ``softmax_cross_entropy(z, y) = logsumexp(z) - z[y]`` per row — no log-probability matrix,
   no scatter of the picked entries.

@@ -102,17 +102,23 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        params, state, update, buffers = self._params, self.state, self._update, self._buffers
         with no_grad():
             for group in self.param_groups:
                 for i in group["params"]:
-                    p = self._params[i]
-                    if p.grad is None:
+                    p = params[i]
+                    g = p.grad
+                    if g is None:
                         continue
-                    g = p.grad if type(p.grad) is np.ndarray else np.asarray(_primal(p.grad))
+                    if type(g) is not np.ndarray:
+                        g = np.asarray(_primal(g))
                     if g.shape != p._value.shape:
                         raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.shape} but "
                                          f"its gradient has shape {g.shape}")
-                    self._update(p, g, self.state.setdefault(i, {}), group, self._buffers(i, p))
+                    s = state.get(i)
+                    if s is None:
+                        s = state[i] = {}
+                    update(p, g, s, group, buffers(i, p))
         return loss
 
     def _buffers(self, i, p):
