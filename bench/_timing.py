@@ -31,6 +31,31 @@ def measure(fn, repeat=15, warmup=3, min_time=0.05):
     return float(np.median(samples)), float(samples.min()), float(samples.max())
 
 
+def measure_together(fns, repeat=15, warmup=3, min_time=0.05):
+    """``{name: (median, min, max)}`` for several functions sampled in turn.
+
+    Round ``r`` takes sample ``r`` of every function before any takes sample ``r + 1``, so a
+    slow spell of a shared machine lands on all of them instead of on whichever happened to
+    run then: their ratios are steadier than those of back-to-back ``measure`` calls.
+    """
+    inner = {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+        t0 = time.perf_counter()
+        fn()
+        inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    samples = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            n = inner[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {name: (float(np.median(v)), float(min(v)), float(max(v))) for name, v in samples.items()}
+
+
 def settle():
     """Move every object alive now (the imported libraries) out of the garbage collector's
     sight, so that a full collection in the middle of a timed loop does not scan the heap of

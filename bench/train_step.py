@@ -6,18 +6,21 @@ For each batch size it measures, in one process and one run: the step's 8 matrix
 alone (the BLAS floor), the step written by hand in NumPy, chainrule's ordinary API
 (modules, loss, optimizer, ``.backward()``), PyTorch eager, JAX jit and HIPS autograd.
 Peers that are not installed are reported as absent. Medians of repeated, warmed-up runs;
-the last column is chainrule's time divided by each (below 1: chainrule is faster).
+the NumPy-based steps are sampled in turn (one sample of each, then the next round) so that
+the machine's slow spells fall on all of them. The last column is chainrule's time divided by
+each (below 1: chainrule is faster).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import measure, optional, report, settle  # noqa: E402
+from _timing import measure, measure_together, optional, report, settle  # noqa: E402
 
 from chainrule import nn, optim  # noqa: E402
 from chainrule.nn import losses  # noqa: E402
@@ -181,6 +184,8 @@ def hips_autograd(batch, rng):
     return step
 
 
+OWN_THREADS = ("PyTorch eager", "JAX jit")
+IDLE = 1.0          # seconds for their threads to stop spinning before the next measurement
 PEERS = [("8 matrix products (floor)", matmul_floor), ("NumPy by hand", numpy_by_hand),
          ("PyTorch eager", torch_eager), ("JAX jit", jax_jit), ("HIPS autograd", hips_autograd)]
 
@@ -191,12 +196,20 @@ def main(batches):
         optional(name)
     settle()
     for batch in batches:
-        rng = np.random.default_rng(0)
-        rows = [("chainrule", measure(chainrule_api(batch, rng)))]
+        steps = {"chainrule": chainrule_api(batch, np.random.default_rng(0))}
         for name, make in PEERS:
-            step = make(batch, np.random.default_rng(0))
-            rows.append((name, None if step is None else measure(step)))
-        report(f"batch {batch}: one training step", rows)
+            steps[name] = make(batch, np.random.default_rng(0))
+        # the NumPy-based steps share one BLAS thread pool and are sampled in turn; PyTorch
+        # and JAX keep threads of their own spinning for a while after each call, which would
+        # slow whatever ran next, so each of them is measured on its own
+        together = {k: v for k, v in steps.items() if v is not None and k not in OWN_THREADS}
+        time.sleep(IDLE)
+        stats = measure_together(together)
+        for name in OWN_THREADS:
+            if steps.get(name) is not None:
+                stats[name] = measure(steps[name])
+                time.sleep(IDLE)
+        report(f"batch {batch}: one training step", [(k, stats.get(k)) for k in steps])
 
 
 if __name__ == "__main__":
