@@ -47,7 +47,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "broadcasts", "multiple", "view",
-                 "__weakref__")
+                 "fresh_vjp", "__weakref__")
 
     def __init__(self, name, impl, broadcasts=False, multiple=False):
         self.name = name
@@ -58,6 +58,7 @@ class Primitive:
         self.broadcasts = broadcasts
         self.multiple = multiple
         self.view = False             # the output may share memory with the first input
+        self.fresh_vjp = False        # every cotangent its VJP returns is a new array (see owns)
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -326,6 +327,22 @@ def _as_array(v):
 
 # --------------------------------------------------------------------------- reverse walk
 
+_owned = [None]     # the cotangent the running rule may overwrite, set by backward_pass
+
+
+def owns(g):
+    """Whether the VJP rule now running may overwrite its cotangent ``g`` in place.
+
+    True when ``g`` is an array nobody else refers to: the sum of several contributions, or
+    the single output of a rule whose primitive declares ``fresh_vjp`` (each cotangent it
+    returns is a new array, or the ``g`` it was allowed to overwrite, never a ``g`` shared with
+    anyone), and the rule is called once for its node.
+    A rule that overwrites ``g`` saves an allocation and a pass (``relu``: the mask is
+    multiplied in place); ``owns`` is False for the user's seed and for any shared array.
+    """
+    return _owned[0] is g
+
+
 def backward_pass(roots, cotangents, retain_graph=True):
     """Push cotangents from ``roots`` (nodes) to every reachable leaf.
 
@@ -333,6 +350,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
     is complete before its rule runs.  Returns ``{leaf node: cotangent}``.
     """
     grads = {}
+    fresh = set()                  # nodes whose cotangent is an array only this walk refers to
     heap = []
     for node, ct in zip(roots, cotangents):
         if node is None or ct is None:
@@ -348,6 +366,9 @@ def backward_pass(roots, cotangents, retain_graph=True):
     while heap:
         node = pop(heap)[1]
         g = grads.pop(node)
+        own = node in fresh
+        if own:
+            fresh.discard(node)
         prim = node.prim
         if prim is None:
             leaves[node] = g
@@ -362,7 +383,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
         if type(prim) is _Project:
             parent = node.parents[0][1]
             g = _project_ct(prim.j, g, parent)
-            _accumulate(grads, heap, push, parent, g)
+            _accumulate(grads, fresh, heap, push, parent, g, False)
             if not retain_graph:
                 node.vals = _FREED
                 node.ans = None
@@ -374,18 +395,24 @@ def backward_pass(roots, cotangents, retain_graph=True):
         nb = _ndim(g) - _ndim(ans) if broadcasts else 0
         parents = node.parents
         joint = prim.vjp_joint
-        if joint is not None:
-            cts = joint(g, ans, [i for i, _ in parents], *vals, **kw)
-        else:
-            vjps = prim.vjps
-            cts = []
-            for i, _ in parents:
-                rule = vjps.get(i)
-                if rule is None:
-                    raise NotImplementedError(
-                        f"reverse-mode derivative of {prim.name} with respect to argument {i} "
-                        "is not implemented")
-                cts.append(rule(g, ans, *vals, **kw))
+        if own and (joint is not None or len(parents) == 1) and type(g) is np.ndarray:
+            _owned[0] = g                         # one rule call will see g: it may write to it
+        try:
+            if joint is not None:
+                cts = joint(g, ans, [i for i, _ in parents], *vals, **kw)
+            else:
+                vjps = prim.vjps
+                cts = []
+                for i, _ in parents:
+                    rule = vjps.get(i)
+                    if rule is None:
+                        raise NotImplementedError(
+                            f"reverse-mode derivative of {prim.name} with respect to argument {i} "
+                            "is not implemented")
+                    cts.append(rule(g, ans, *vals, **kw))
+        finally:
+            _owned[0] = None
+        made = prim.fresh_vjp
         for (i, parent), c in zip(parents, cts):
             if c is None:
                 continue
@@ -395,7 +422,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
                 old = leaves.get(parent)
                 leaves[parent] = c if old is None else _add_ct(old, c)
             else:
-                _accumulate(grads, heap, push, parent, c)
+                _accumulate(grads, fresh, heap, push, parent, c, made)
         if not retain_graph:
             # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;
             # a multi-output primitive keeps its output tuple, which its projections read
@@ -407,13 +434,16 @@ def backward_pass(roots, cotangents, retain_graph=True):
     return leaves
 
 
-def _accumulate(grads, heap, push, parent, c):
+def _accumulate(grads, fresh, heap, push, parent, c, made):
     old = grads.get(parent)
     if old is None:
         grads[parent] = c
+        if made:
+            fresh.add(parent)
         push(heap, (-parent.seq, parent))
     else:
-        grads[parent] = _add_ct(old, c)
+        grads[parent] = _add_ct(old, c)           # a new array, whoever else holds old or c
+        fresh.add(parent)
 
 
 def _add_ct(a, b):

@@ -13,6 +13,7 @@ from conftest import numerical_jacobian
 
 import chainrule as cr
 import chainrule.numpy as cnp
+from chainrule.extend import defvjp, primitive
 
 DEPTH = 100_000
 FACTOR = 1.0 + 1e-7
@@ -253,3 +254,86 @@ def test_plain_arrays_go_straight_to_numpy():
         assert type(out) is np.ndarray
         np.testing.assert_array_equal(out, ref(x))
     assert type(cnp.add(x, 1.0)) is np.ndarray
+
+
+# ---- cotangents a rule may overwrite (chainrule._core.owns)
+
+def _recorder(name, fresh, seen, n_args=1):
+    """A primitive doubling its inputs' sum, whose VJP rule records ``owns(g)``."""
+    from chainrule._core import owns
+
+    def impl(*xs):
+        return 2.0 * sum(xs)
+
+    p = primitive(impl, name=name)
+    p.prim.fresh_vjp = fresh
+
+    def rule(g, ans, *xs):
+        seen.append(owns(g))
+        return g * 2.0                               # always a new array
+    defvjp(p, *([rule] * n_args))
+    return p
+
+
+def test_a_rule_owns_its_cotangent_only_when_nobody_else_can_hold_it():
+    seen = []
+    fresh = _recorder("fresh", True, seen)           # its rule returns new arrays
+    plain = _recorder("plain", False, seen)          # declares nothing
+    probe = _recorder("probe", False, seen)
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    seed = np.ones(3)
+    probe(x).backward(seed)                          # the user's seed: never
+    assert seen == [False]
+    seen.clear()
+    fresh(probe(x)).backward(seed)                   # probe's g came from fresh's rule: yes
+    assert seen == [False, True]
+    seen.clear()
+    plain(probe(x)).backward(seed)                   # from a rule that declares nothing: no
+    assert seen == [False, False]
+    seen.clear()
+    h = probe(x)
+    (plain(h) + plain(h)).backward(seed)             # two contributions summed: a new array
+    assert seen == [False, False, True]
+    np.testing.assert_array_equal(seed, np.ones(3))  # and the seed was never touched
+
+
+def test_a_cotangent_shared_by_two_rules_of_one_node_is_not_owned():
+    seen = []
+    two = _recorder("two_args", False, seen, n_args=2)
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    y = cr.tensor(np.ones(3), requires_grad=True)
+    fresh_outer = _recorder("fresh_outer2", True, seen)
+    fresh_outer(two(x, y)).backward(np.ones(3))
+    assert seen == [False, False, False]             # per-argument rules see the same g
+
+
+def test_relu_masks_a_cotangent_in_place_only_when_it_owns_it():
+    from chainrule.nn import functional as F
+    x = cr.tensor(np.array([-1.0, 2.0, -3.0, 4.0]), requires_grad=True)
+    w = cr.tensor(np.array([5.0, -6.0, 7.0, 8.0]), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0, 4.0])
+    (F.relu(x) + F.relu(w)).backward(seed)           # add hands the same seed to both relus
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 2.0, 0.0, 4.0])
+    np.testing.assert_array_equal(w.grad, [1.0, 0.0, 3.0, 4.0])
+    W = cr.tensor(np.eye(4), requires_grad=True)
+    h = F.relu(x)                                    # used twice: the linear cotangents are summed
+    out = F.linear(h, W) + F.linear(h, 2.0 * W)
+    out.backward(seed)
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(x.grad, [0.0, 2.0 + 3.0 * 2.0, 0.0, 4.0 + 3.0 * 4.0])
+
+
+def test_ownership_is_released_when_a_rule_raises():
+    from chainrule import _core
+
+    def boom(g, ans, x):
+        raise ArithmeticError("boom")
+
+    p = primitive(lambda x: x * 1.0, name="boom")
+    defvjp(p, boom)
+    fresh = _recorder("fresh_boom", True, [])
+    x = cr.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ArithmeticError):
+        fresh(p(x)).backward(np.ones(2))
+    assert _core._owned[0] is None

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
-from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, defvjp_joint, primitive
+from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, defvjp_joint, owns, primitive
 from ..numpy._ufuncs import elementwise
 
 __all__ = ["linear", "relu", "softmax_cross_entropy"]
@@ -92,10 +92,17 @@ def _linear_vjp(g, ans, needed, x, W, b):
     return [_LINEAR_CT[i](g, ans, x, W) for i in needed]
 
 
+def _relu_mask(g, ans):
+    """``g · [y > 0]`` (relu' = [a > 0] = [y > 0], a constant of the current values: relu'' = 0),
+    in place when the engine says nobody else holds ``g``."""
+    if owns(g):
+        return np.multiply(g, ans > 0, out=g)
+    return g * (_primal(ans) > 0)
+
+
 def _linear_relu_vjp(g, ans, needed, x, W, b):
-    # relu' = [a > 0] = [y > 0]: the mask is a constant of the current values (relu'' = 0),
-    # applied once and shared by the three products
-    return _linear_vjp(g * (_primal(ans) > 0), ans, needed, x, W, b)
+    # the mask is applied once and shared by the three products
+    return _linear_vjp(_relu_mask(g, ans), ans, needed, x, W, b)
 
 
 def _linear_jvp_x(t, ans, x, W, b):
@@ -122,10 +129,12 @@ def _masked(rule):
 
 
 _linear_p = primitive(_linear, name="linear")
+_linear_p.prim.fresh_vjp = True                  # products: new arrays
 defvjp_joint(_linear_p, _linear_vjp)
 defjvp(_linear_p, _linear_jvp_x, _linear_jvp_W, _linear_jvp_b)
 
 _linear_relu_p = primitive(_linear_relu, name="linear_relu")
+_linear_relu_p.prim.fresh_vjp = True
 defvjp_joint(_linear_relu_p, _linear_relu_vjp)
 defjvp(_linear_relu_p, *(_masked(r) for r in (_linear_jvp_x, _linear_jvp_W, _linear_jvp_b)))
 
@@ -184,8 +193,8 @@ def _relu(x, out=None):
     return out
 
 
-# the mask is a constant of the current values: relu' = [a > 0], relu'' = 0
-relu = elementwise("relu", _relu, lambda g, ans, x: g * (_primal(ans) > 0))
+relu = elementwise("relu", _relu, lambda g, ans, x: _relu_mask(g, ans))
+relu.prim.fresh_vjp = True
 relu.__doc__ = "``max{0, a}``; its derivative at 0 is taken to be 0."
 
 
@@ -264,6 +273,7 @@ def _ce_jvp(t, ans, z, target, reduce, divisor):
 
 
 _ce_p = primitive(_softmax_cross_entropy, name="softmax_cross_entropy")
+_ce_p.prim.fresh_vjp = True
 defvjp(_ce_p, _ce_vjp)
 defjvp(_ce_p, _ce_jvp)
 
