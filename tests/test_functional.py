@@ -208,3 +208,22 @@ def test_linear_with_relu_backward_gives_the_three_gradients_of_the_composite():
 def test_linear_refuses_an_activation_it_does_not_fuse():
     with pytest.raises(ValueError, match="linear: activation must be None or 'relu', got 'tanh'"):
         F.linear(np.ones((2, 3)), np.ones((4, 3)), activation="tanh")
+
+
+def test_two_layers_give_the_composite_jacobian_when_the_mask_is_applied_in_place():
+    # the outer linear's input cotangent is a new array, so linear_relu masks it in place,
+    # also when it carries the Jacobian's batch of basis rows
+    x, W1, b1 = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    W2 = rng.standard_normal((2, 5))
+    fused = lambda x, W1: F.linear(F.linear(x, W1, b1, activation="relu"), W2)
+    composite = lambda x, W1: composite_linear(F.relu(composite_linear(x, W1, b1)), W2, None)
+    for k in (0, 1):
+        np.testing.assert_allclose(cr.jacobian(fused, k)(x, W1), cr.jacobian(composite, k)(x, W1),
+                                   atol=1e-12)
+    cr.gradcheck(lambda x, W1: cnp.tanh(fused(x, W1)), x, W1, argnums=(0, 1), order=2)
+    xt = cr.tensor(x, requires_grad=True)
+    seed = rng.standard_normal((3, 2))
+    kept = seed.copy()
+    fused(xt, W1).backward(seed)
+    np.testing.assert_array_equal(seed, kept)
+    np.testing.assert_allclose(xt.grad, cr.vjp(lambda v: composite(v, W1), x)[1](seed)[0], atol=1e-12)
