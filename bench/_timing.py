@@ -56,6 +56,15 @@ def measure_together(fns, repeat=15, warmup=3, min_time=0.05):
     return {name: (float(np.median(v)), float(min(v)), float(max(v))) for name, v in samples.items()}
 
 
+IDLE = 1.0   # seconds
+
+
+def rest():
+    """Pause after measuring PyTorch or JAX: their worker threads keep spinning for a while
+    after each call, and on a 2-core machine that slows whatever is measured next."""
+    time.sleep(IDLE)
+
+
 def settle():
     """Move every object alive now (the imported libraries) out of the garbage collector's
     sight, so that a full collection in the middle of a timed loop does not scan the heap of

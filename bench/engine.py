@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import measure, optional, report, settle  # noqa: E402
+from _timing import measure, measure_together, optional, report, rest, settle  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 import chainrule.numpy as cnp  # noqa: E402
@@ -63,6 +63,7 @@ def overhead(n_ops=2000):
             t = xt0.clone().requires_grad_(True)
             chain(t, torch.sin).backward()
         rows.append(("PyTorch eager", measure(torch_eager, repeat=9)))
+        rest()
     else:
         rows.append(("PyTorch eager", None))
     if ag is not None:
@@ -107,6 +108,7 @@ def jacobian(d_in=256, d_hidden=512, d_out=256):
         tj = torch.func.jacrev(lambda v: torch.tanh(T[2] @ torch.tanh(T[0] @ v + T[1]) + T[3]))
         assert np.allclose(tj(xt).numpy(), expected)
         rows.append(("torch.func.jacrev", measure(lambda: tj(xt))))
+        rest()
     else:
         rows.append(("torch.func.jacrev", None))
     if jax is not None:
@@ -117,6 +119,7 @@ def jacobian(d_in=256, d_hidden=512, d_out=256):
         jj = jax.jit(jax.jacrev(lambda v: jnp.tanh(J[2] @ jnp.tanh(J[0] @ v + J[1]) + J[3])))
         assert np.allclose(np.asarray(jj(xj)), expected)
         rows.append(("JAX jit(jacrev)", measure(lambda: jj(xj).block_until_ready())))
+        rest()
     else:
         rows.append(("JAX jit(jacrev)", None))
     if ag is not None:
@@ -144,8 +147,9 @@ def hvp(n=64, d=100, h=200, k=10):
         return cnp.sum(r * r) / n
 
     g = cr.grad(loss, argnums=(0, 1))
-    grad_t = measure(lambda: g(W1, W2))
-    hvp_t = measure(lambda: cr.hvp(loss, (W1, W2), (V1, V2)))
+    both = measure_together({"grad": lambda: g(W1, W2),
+                             "hvp": lambda: cr.hvp(loss, (W1, W2), (V1, V2))})
+    grad_t, hvp_t = both["grad"], both["hvp"]
     rows = [("chainrule gradient", grad_t), ("chainrule hvp", hvp_t)]
     print(f"\nHessian-vector product of an MLP loss ({n}x{d} -> {h} -> {k}, float64)")
     print(f"  chainrule: gradient {grad_t[0] * 1e3:.3f} ms, hvp {hvp_t[0] * 1e3:.3f} ms, "
@@ -162,6 +166,7 @@ def hvp(n=64, d=100, h=200, k=10):
         tg = torch.func.grad(tloss, argnums=(0, 1))
         t_grad = measure(lambda: tg(w1, w2))
         t_hvp = measure(lambda: torch.func.jvp(tg, (w1, w2), (v1, v2)))
+        rest()
         print(f"  PyTorch (torch.func): gradient {t_grad[0] * 1e3:.3f} ms, hvp {t_hvp[0] * 1e3:.3f} ms, "
               f"hvp / gradient = {t_hvp[0] / t_grad[0]:.2f}")
         rows += [("torch.func gradient", t_grad), ("torch.func hvp", t_hvp)]
@@ -179,6 +184,7 @@ def hvp(n=64, d=100, h=200, k=10):
         args = [jnp.asarray(a) for a in (W1, W2, V1, V2)]
         j_grad = measure(lambda: jax.block_until_ready(jg(args[0], args[1])))
         j_hvp = measure(lambda: jax.block_until_ready(jh(*args)))
+        rest()
         print(f"  JAX jit: gradient {j_grad[0] * 1e3:.3f} ms, hvp {j_hvp[0] * 1e3:.3f} ms, "
               f"hvp / gradient = {j_hvp[0] / j_grad[0]:.2f}")
     report("  the same figures (chainrule hvp against each)", rows, baseline="chainrule hvp")

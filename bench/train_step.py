@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import measure, measure_together, optional, report, settle  # noqa: E402
+from _timing import measure, measure_together, optional, report, rest, settle  # noqa: E402
 
 from chainrule import nn, optim  # noqa: E402
 from chainrule.nn import losses  # noqa: E402
@@ -185,7 +184,6 @@ def hips_autograd(batch, rng):
 
 
 OWN_THREADS = ("PyTorch eager", "JAX jit")
-IDLE = 1.0          # seconds for their threads to stop spinning before the next measurement
 PEERS = [("8 matrix products (floor)", matmul_floor), ("NumPy by hand", numpy_by_hand),
          ("PyTorch eager", torch_eager), ("JAX jit", jax_jit), ("HIPS autograd", hips_autograd)]
 
@@ -203,12 +201,12 @@ def main(batches):
         # and JAX keep threads of their own spinning for a while after each call, which would
         # slow whatever ran next, so each of them is measured on its own
         together = {k: v for k, v in steps.items() if v is not None and k not in OWN_THREADS}
-        time.sleep(IDLE)
+        rest()
         stats = measure_together(together)
         for name in OWN_THREADS:
             if steps.get(name) is not None:
                 stats[name] = measure(steps[name])
-                time.sleep(IDLE)
+                rest()
         report(f"batch {batch}: one training step", [(k, stats.get(k)) for k in steps])
 
 

@@ -362,13 +362,10 @@ def backward_pass(roots, cotangents, retain_graph=True):
             heap.append((-node.seq, node))
     heapq.heapify(heap)
     leaves = {}
-    pop, push = heapq.heappop, heapq.heappush
+    pop = heapq.heappop
     while heap:
         node = pop(heap)[1]
         g = grads.pop(node)
-        own = node in fresh
-        if own:
-            fresh.discard(node)
         prim = node.prim
         if prim is None:
             leaves[node] = g
@@ -383,7 +380,7 @@ def backward_pass(roots, cotangents, retain_graph=True):
         if type(prim) is _Project:
             parent = node.parents[0][1]
             g = _project_ct(prim.j, g, parent)
-            _accumulate(grads, fresh, heap, push, parent, g, False)
+            _deliver(g, 0, parent, None, 0, False, False, grads, fresh, leaves, heap)
             if not retain_graph:
                 node.vals = _FREED
                 node.ans = None
@@ -395,34 +392,36 @@ def backward_pass(roots, cotangents, retain_graph=True):
         nb = _ndim(g) - _ndim(ans) if broadcasts else 0
         parents = node.parents
         joint = prim.vjp_joint
-        if own and (joint is not None or len(parents) == 1) and type(g) is np.ndarray:
-            _owned[0] = g                         # one rule call will see g: it may write to it
-        try:
-            if joint is not None:
+        if joint is None:                         # one rule per argument
+            vjps = prim.vjps
+            owned = fresh and len(parents) == 1 and node in fresh and type(g) is np.ndarray
+            for i, parent in parents:
+                rule = vjps.get(i)
+                if rule is None:
+                    raise NotImplementedError(
+                        f"reverse-mode derivative of {prim.name} with respect to argument {i} "
+                        "is not implemented")
+                if owned:                         # the only rule to see g: it may write to it
+                    _owned[0] = g
+                    try:
+                        c = rule(g, ans, *vals, **kw)
+                    finally:
+                        _owned[0] = None
+                else:
+                    c = rule(g, ans, *vals, **kw)
+                if c is not None:
+                    _deliver(c, i, parent, vals, nb, broadcasts, prim.fresh_vjp, grads, fresh, leaves, heap)
+        else:                                     # one rule for all arguments
+            owned = fresh and node in fresh and type(g) is np.ndarray
+            if owned:
+                _owned[0] = g
+            try:
                 cts = joint(g, ans, [i for i, _ in parents], *vals, **kw)
-            else:
-                vjps = prim.vjps
-                cts = []
-                for i, _ in parents:
-                    rule = vjps.get(i)
-                    if rule is None:
-                        raise NotImplementedError(
-                            f"reverse-mode derivative of {prim.name} with respect to argument {i} "
-                            "is not implemented")
-                    cts.append(rule(g, ans, *vals, **kw))
-        finally:
-            _owned[0] = None
-        made = prim.fresh_vjp
-        for (i, parent), c in zip(parents, cts):
-            if c is None:
-                continue
-            if broadcasts:
-                c = unbroadcast(c, vals[i], nb)
-            if parent.prim is None:               # a leaf: its sum is final, no visit needed
-                old = leaves.get(parent)
-                leaves[parent] = c if old is None else _add_ct(old, c)
-            else:
-                _accumulate(grads, fresh, heap, push, parent, c, made)
+            finally:
+                _owned[0] = None
+            for (i, parent), c in zip(parents, cts):
+                if c is not None:
+                    _deliver(c, i, parent, vals, nb, broadcasts, prim.fresh_vjp, grads, fresh, leaves, heap)
         if not retain_graph:
             # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;
             # a multi-output primitive keeps its output tuple, which its projections read
@@ -434,13 +433,20 @@ def backward_pass(roots, cotangents, retain_graph=True):
     return leaves
 
 
-def _accumulate(grads, fresh, heap, push, parent, c, made):
+def _deliver(c, i, parent, vals, nb, broadcasts, made, grads, fresh, leaves, heap):
+    """Add the cotangent ``c`` of argument ``i`` to what ``parent`` has received."""
+    if broadcasts:
+        c = unbroadcast(c, vals[i], nb)
+    if parent.prim is None:                       # a leaf: its sum is final, no visit needed
+        old = leaves.get(parent)
+        leaves[parent] = c if old is None else _add_ct(old, c)
+        return
     old = grads.get(parent)
     if old is None:
         grads[parent] = c
         if made:
             fresh.add(parent)
-        push(heap, (-parent.seq, parent))
+        heapq.heappush(heap, (-parent.seq, parent))
     else:
         grads[parent] = _add_ct(old, c)           # a new array, whoever else holds old or c
         fresh.add(parent)
