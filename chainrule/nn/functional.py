@@ -95,9 +95,10 @@ def _linear_vjp(g, ans, needed, x, W, b):
 def _relu_mask(g, ans):
     """``g · [y > 0]`` (relu' = [a > 0] = [y > 0], a constant of the current values: relu'' = 0),
     in place when the engine says nobody else holds ``g``."""
+    mask = _primal(ans) > 0
     if owns(g):
-        return np.multiply(g, ans > 0, out=g)
-    return g * (_primal(ans) > 0)
+        return np.multiply(g, mask, out=g)
+    return g * mask
 
 
 def _linear_relu_vjp(g, ans, needed, x, W, b):
