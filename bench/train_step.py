@@ -1,6 +1,7 @@
 """One training step of an MLP 784-256-256-10 (ReLU, softmax cross-entropy, plain SGD), float32.
 
     python bench/train_step.py [batch ...]       # default: 32 128 512 2048
+    python bench/train_step.py 2 --sizes 4 4 4 2  # a tiny MLP: the per-step overhead alone
 
 For each batch size it measures, in one process and one run: the step's 8 matrix products
 alone (the BLAS floor), the step written by hand in NumPy, chainrule's ordinary API
@@ -13,6 +14,7 @@ each (below 1: chainrule is faster).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -190,6 +192,8 @@ PEERS = [("8 matrix products (floor)", matmul_floor), ("NumPy by hand", numpy_by
 
 def main(batches):
     print(__doc__.split("\n\n")[0])
+    if SIZES != (784, 256, 256, 10):
+        print(f"(with layer sizes {'-'.join(map(str, SIZES))} instead)")
     for name in ("torch", "jax", "jax.numpy", "autograd.numpy"):
         optional(name)
     settle()
@@ -211,4 +215,11 @@ def main(batches):
 
 
 if __name__ == "__main__":
-    main([int(b) for b in sys.argv[1:]] or [32, 128, 512, 2048])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("batches", nargs="*", type=int, default=[32, 128, 512, 2048])
+    parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES),
+                        help="layer widths; e.g. --sizes 4 4 4 2 with batch 2 times what the "
+                             "framework costs when the arithmetic costs nothing")
+    args = parser.parse_args()
+    SIZES = tuple(args.sizes)
+    main(args.batches)
