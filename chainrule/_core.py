@@ -623,11 +623,12 @@ class Tensor:
                 "backward() on a tensor that does not require grad: no input of the computation "
                 "was created with requires_grad=True (or it ran under no_grad())")
         if grad is None:
-            if self.size != 1:
+            shape = _shape(self._value)
+            if math.prod(shape) != 1:
                 raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
+                    f"backward() without a gradient needs a scalar output, got shape {shape}; "
                     "pass grad= (an array shaped like the output), e.g. loss.sum().backward()")
-            grad = np.ones(self.shape, self.dtype)
+            grad = np.ones(shape, _dtype(self._value))
         else:
             grad = grad._value if isinstance(grad, Tensor) and grad._trace is None else grad
             if _shape(grad) != self.shape:
@@ -645,9 +646,13 @@ class Tensor:
                 continue
             # the first gradient is the leaf's own writable array: not the seed, not a
             # broadcast view, not an array another leaf got too (rules may pass g through)
-            if (type(g) is not np.ndarray or id(g) in seen or not g.flags.writeable
-                    or not g.flags.owndata or g.dtype != leaf._value.dtype):
-                g = np.array(g, dtype=leaf._value.dtype)
+            dtype = leaf._value.dtype
+            if type(g) is not np.ndarray or id(g) in seen or g.dtype != dtype:
+                g = np.array(g, dtype=dtype)
+            else:
+                flags = g.flags
+                if not (flags.writeable and flags.owndata):
+                    g = np.array(g, dtype=dtype)
             seen.add(id(g))
             leaf.grad = g
 

@@ -655,3 +655,21 @@ def test_sequential_does_not_fuse_subclasses_that_may_change_either_step():
     y = seq(x)
     assert "linear_relu" not in _graph_ops(y)
     np.testing.assert_allclose(y.numpy(), 2 * np.maximum(seq[0](x).numpy(), 0))
+
+
+def test_parameter_attributes_follow_the_registry_through_reassignment_and_functional_call():
+    lin = nn.Linear(3, 2, rng=0)
+    w0 = lin.weight
+    assert lin.weight is lin._parameters["weight"]
+    lin.weight = nn.Parameter(np.zeros((2, 3)))
+    assert lin.weight is lin._parameters["weight"] and lin.weight is not w0
+    w = cr.tensor(np.ones((2, 3)))
+    out = functional_call(lin, {"weight": w}, np.ones((1, 3)))     # lin.weight is w meanwhile
+    np.testing.assert_allclose(out.numpy(), np.full((1, 2), 3.0))
+    assert lin.weight is lin._parameters["weight"] and isinstance(lin.weight, nn.Parameter)
+    lin.bias = None
+    assert lin.bias is None and "bias" in lin._parameters and lin(np.ones((1, 3))).shape == (1, 2)
+    del lin.weight
+    with pytest.raises(AttributeError):
+        lin.weight
+    assert [n for n, _ in lin.named_parameters()] == []

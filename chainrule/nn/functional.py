@@ -297,5 +297,10 @@ def softmax_cross_entropy(logits, target, reduction="none"):
                          f"labels shape {zs[:-1]} nor the logits shape {zs}")
     if target.shape == zs:                       # distributions take the logits' dtype
         target = target.astype(np.result_type(_primal(logits)), copy=False)
-    rows = math.prod(zs[:-1])
+    return _checked_softmax_cross_entropy(logits, target, reduction, math.prod(zs[:-1]))
+
+
+def _checked_softmax_cross_entropy(logits, target, reduction, rows):
+    """``softmax_cross_entropy`` for a caller that has checked its arguments already (the
+    reduction's name, ``target`` an array of labels or distributions matching ``rows`` rows)."""
     return _ce_p(logits, target, reduction != "none", rows if reduction == "mean" else 1)

@@ -26,7 +26,7 @@ import numpy as np
 from .. import numpy as cnp
 from .. import special
 from .._core import Tensor, _primal, _shape
-from .functional import softmax_cross_entropy
+from .functional import _checked_softmax_cross_entropy
 from .module import Module
 
 __all__ = ["mse", "log_loss", "binary_cross_entropy", "cross_entropy", "nll_loss", "kl_div", "hinge",
@@ -229,7 +229,7 @@ def cross_entropy(logits, target, reduction="mean"):
         return _one_sample_cross_entropy(logits, target, reduction)
     n, k = _scores_2d(name, logits, "logits")
     if np.ndim(_primal(target)) == 1:             # one fused primitive, reduction included
-        return softmax_cross_entropy(logits, _labels(name, target, n, k), reduction)
+        return _checked_softmax_cross_entropy(logits, _labels(name, target, n, k), reduction, n)
     if _shape(target) != (n, k):
         raise ValueError(f"{name}: target must be labels of shape ({n},) or rows of shape ({n}, {k}), "
                          f"got shape {_shape(target)}")

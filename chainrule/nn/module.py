@@ -77,10 +77,12 @@ class Module:
             self._forget(name)
             self._parameters[name] = value
             self._order[name] = None
+            self.__dict__[name] = value     # a copy for plain attribute lookup: no __getattr__
         elif isinstance(value, Module):
             self._forget(name)
             self._modules[name] = value
             self._order[name] = None
+            self.__dict__[name] = value
         elif registry is None:
             object.__setattr__(self, name, value)
         elif name in registry or name in self._modules:
@@ -96,6 +98,7 @@ class Module:
         if value is None:
             if name in self._parameters:
                 self._parameters[name] = None
+                self.__dict__[name] = None
             else:
                 self._forget(name)
                 object.__setattr__(self, name, None)
@@ -114,7 +117,8 @@ class Module:
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
-        # only reached when normal lookup fails: registered parameters and modules live here
+        # only reached when normal lookup fails (registered parameters and modules are also
+        # plain attributes, so only for objects restored without them)
         d = self.__dict__
         if "_parameters" in d:
             if name in d["_parameters"]:
@@ -485,8 +489,8 @@ def functional_call(module, params, *args, **kwargs):
         for k, v in params.items():
             m, pname = owners[k]
             saved.append((m, pname, m._parameters[pname]))
-            m._parameters[pname] = v
+            m._parameters[pname] = m.__dict__[pname] = v
         return module(*args, **kwargs)
     finally:
         for m, pname, old in reversed(saved):
-            m._parameters[pname] = old
+            m._parameters[pname] = m.__dict__[pname] = old
