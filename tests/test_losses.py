@@ -236,6 +236,9 @@ def test_nan_inputs_are_refused_with_their_position():
     expected = r"cross_entropy: the prediction contains NaN \(1 of 20 entries, the first at index \(2, 1\)\)"
     with pytest.raises(ValueError, match=expected):
         L.cross_entropy(bad, LABELS)
+    for reduction in ("none", "sum"):                  # per-row results and a traced input too
+        with pytest.raises(ValueError, match=expected):
+            L.cross_entropy(cr.tensor(bad.astype(np.float32), requires_grad=True), LABELS, reduction)
     with pytest.raises(ValueError, match="mse: the target contains NaN"):
         L.mse(np.ones(3), np.array([1.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="hinge: the prediction contains NaN"):
