@@ -367,8 +367,9 @@ def backward_pass(roots, cotangents, retain_graph=True):
         node = pop(heap)[1]
         g = grads.pop(node)
         prim = node.prim
-        if prim is None:
-            leaves[node] = g
+        if prim is None:                          # a root that is an input: add its seed
+            old = leaves.get(node)
+            leaves[node] = g if old is None else _add_ct(old, g)
             continue
         vals = node.vals
         if vals is _FREED:

@@ -227,3 +227,16 @@ def test_two_layers_give_the_composite_jacobian_when_the_mask_is_applied_in_plac
     fused(xt, W1).backward(seed)
     np.testing.assert_array_equal(seed, kept)
     np.testing.assert_allclose(xt.grad, cr.vjp(lambda v: composite(v, W1), x)[1](seed)[0], atol=1e-12)
+
+
+def test_relu_with_out_fills_any_out_numpy_accepts():
+    x = np.linspace(-1.0, 1.0, 8192).reshape(64, 128)
+    strided = np.zeros((128, 64)).T                      # not contiguous
+    assert F.relu(x, out=strided) is strided
+    np.testing.assert_array_equal(strided, np.maximum(x, 0))
+    same = np.empty_like(x)
+    assert F.relu(x, out=same) is same
+    np.testing.assert_array_equal(same, np.maximum(x, 0))
+    wider = np.zeros((3, 64, 128))                       # broadcast into a larger out
+    F.relu(x, out=wider)
+    np.testing.assert_array_equal(wider, np.broadcast_to(np.maximum(x, 0), wider.shape))

@@ -320,3 +320,14 @@ def test_error_messages_agree_in_number():
         L.log_loss(PROBS, BINARY[:3])
     with pytest.raises(ValueError, match="hinge: the labels contain NaN"):
         L.hinge(SCORES, np.array([1, -1, np.nan, 1, 1, -1]))
+
+
+def test_negative_labels_are_refused_whatever_their_integer_type_and_byte_order():
+    z = np.zeros((2, 300))
+    for dtype in (np.int8, np.int16, np.int64):
+        with pytest.raises(ValueError, match=r"labels must be in \[0, 299\] for 300 classes; got \[-1\]"):
+            L.cross_entropy(z, np.array([-1, 0], dtype))
+    big_endian = np.array([0, 1, 3], ">i4")
+    np.testing.assert_allclose(np.asarray(L.cross_entropy(np.zeros((3, 4)), big_endian)), np.log(4.0))
+    with pytest.raises(ValueError, match=r"got \[-2\]"):
+        L.cross_entropy(np.zeros((3, 4)), np.array([0, -2, 3], ">i4"))

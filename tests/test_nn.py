@@ -671,5 +671,36 @@ def test_parameter_attributes_follow_the_registry_through_reassignment_and_funct
     assert lin.bias is None and "bias" in lin._parameters and lin(np.ones((1, 3))).shape == (1, 2)
     del lin.weight
     with pytest.raises(AttributeError):
-        lin.weight
+        _ = lin.weight
     assert [n for n, _ in lin.named_parameters()] == []
+
+
+def test_sequential_does_not_fuse_modules_whose_forward_was_replaced_on_the_instance():
+    lin, act = nn.Linear(2, 2, rng=0), nn.ReLU()
+    act.forward = lambda x: x * 0 + 7.0
+    np.testing.assert_array_equal(np.asarray(nn.Sequential(lin, act)(np.ones((1, 2)))), [[7.0, 7.0]])
+    lin2 = nn.Linear(2, 2, rng=0)
+    lin2.forward = lambda x: x * 0 - 1.0
+    np.testing.assert_array_equal(np.asarray(nn.Sequential(lin2, nn.ReLU())(np.ones((1, 2)))),
+                                  [[0.0, 0.0]])
+
+
+def test_registered_names_stay_consistent_through_copy_reinit_and_class_attributes():
+    import copy
+    m = nn.Linear(2, 2, rng=0)
+    m2 = copy.copy(m)
+    assert m2.weight is m.weight                         # shallow: the same parameters
+    m2.weight = nn.Parameter(np.zeros((2, 2)))
+    assert m.weight is dict(m.named_parameters())["weight"] and m.weight is not m2.weight
+    assert m2.weight is dict(m2.named_parameters())["weight"]
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.children = nn.Linear(1, 1)              # a sub-module named like a method
+
+    odd = Odd()
+    assert callable(odd.children) and list(odd.children()) == [odd._modules["children"]]
+    m.__init__(2, 2)                                     # built again: old names are gone first
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    assert m.weight is dict(m.named_parameters())["weight"]

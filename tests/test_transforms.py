@@ -401,3 +401,16 @@ def test_an_inner_derivative_that_depends_on_the_outer_value_is_differentiated()
     f = lambda x: x * cr.grad(lambda y: x * y)(1.0)  # noqa: E731
     np.testing.assert_allclose(cr.grad(f)(x), 2 * x, rtol=1e-15)
     np.testing.assert_allclose(cr.jacobian(f, mode="fwd")(x), 2 * x, rtol=1e-15)
+
+
+def test_an_output_that_is_the_input_itself_adds_its_cotangent_to_the_others():
+    x = np.array([1.0, 2.0])
+    _, pullback = cr.vjp(lambda x: (x, 2 * x), x)
+    np.testing.assert_array_equal(pullback((np.ones(2), np.ones(2)))[0], [3.0, 3.0])
+    for mode in ("rev", "fwd"):
+        first, second = cr.jacobian(lambda x: (x, 2 * x), mode=mode)(x)
+        np.testing.assert_array_equal(first, np.eye(2))
+        np.testing.assert_array_equal(second, 2 * np.eye(2))
+    t = cr.tensor(x, requires_grad=True)
+    (t * 1.0 + t).backward(np.ones(2))
+    np.testing.assert_array_equal(t.grad, [2.0, 2.0])

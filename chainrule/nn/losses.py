@@ -141,8 +141,12 @@ def _labels(name, labels, n, k):
         y = y.astype(np.intp)
     elif y.dtype.kind not in "iu":
         raise TypeError(f"{name}: labels must be integers, got dtype {y.dtype}")
-    # negative labels, read as unsigned integers of the same width, are ≥ k too: one comparison
-    bad = (y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y) >= k
+    if y.dtype.kind == "i" and y.dtype.isnative and k <= np.iinfo(y.dtype).max + 1:
+        # negative labels read as unsigned integers of the same width are ≥ 2^(bits-1) ≥ k:
+        # one comparison finds both kinds of bad label
+        bad = y.view(f"u{y.dtype.itemsize}") >= k
+    else:
+        bad = (y < 0) | (y >= k)
     if bad.any():
         raise ValueError(f"{name}: labels must be in [0, {k - 1}] for {k} classes; got {_show(y[bad])} "
                          f"(at {int(bad.sum())} of {n} positions)")

@@ -60,6 +60,8 @@ class Module:
     """
 
     def __init__(self):
+        for name in self.__dict__.get("_order", ()):      # __init__ run again: forget it all
+            self.__dict__.pop(name, None)
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_order", {})            # every registered name, in assignment order
@@ -77,12 +79,12 @@ class Module:
             self._forget(name)
             self._parameters[name] = value
             self._order[name] = None
-            self.__dict__[name] = value     # a copy for plain attribute lookup: no __getattr__
+            self._mirror(name, value)
         elif isinstance(value, Module):
             self._forget(name)
             self._modules[name] = value
             self._order[name] = None
-            self.__dict__[name] = value
+            self._mirror(name, value)
         elif registry is None:
             object.__setattr__(self, name, value)
         elif name in registry or name in self._modules:
@@ -92,13 +94,30 @@ class Module:
             self._forget(name)
             object.__setattr__(self, name, value)
 
+    def _mirror(self, name, value):
+        """Keep a registered parameter or sub-module as a plain attribute as well, so reading it
+        is a dictionary lookup instead of a call of ``__getattr__`` (0.03 against 0.4 µs). Not
+        where the class defines the name (a method, a property): normal lookup finds the class's
+        attribute first, and still does."""
+        if not hasattr(type(self), name):
+            self.__dict__[name] = value
+
+    def __copy__(self):
+        # a shallow copy shares the parameters and sub-modules but gets registries of its own,
+        # so registering on one copy cannot leave the other's plain attributes behind
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for key in ("_parameters", "_modules", "_order"):
+            object.__setattr__(new, key, dict(self.__dict__[key]))
+        return new
+
     def _replace_registered(self, name, value):
         """``None`` empties a registered slot (it stays registered, as in PyTorch); anything else
         would silently drop a parameter or sub-module from ``parameters()`` and ``state_dict()``."""
         if value is None:
             if name in self._parameters:
                 self._parameters[name] = None
-                self.__dict__[name] = None
+                self._mirror(name, None)
             else:
                 self._forget(name)
                 object.__setattr__(self, name, None)
@@ -117,8 +136,8 @@ class Module:
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
-        # only reached when normal lookup fails (registered parameters and modules are also
-        # plain attributes, so only for objects restored without them)
+        # only reached when normal lookup fails: registered names the class also defines (see
+        # _mirror) and objects whose plain-attribute copies are missing
         d = self.__dict__
         if "_parameters" in d:
             if name in d["_parameters"]:
@@ -489,8 +508,12 @@ def functional_call(module, params, *args, **kwargs):
         for k, v in params.items():
             m, pname = owners[k]
             saved.append((m, pname, m._parameters[pname]))
-            m._parameters[pname] = m.__dict__[pname] = v
+            m._parameters[pname] = v
+            if pname in m.__dict__:                          # its plain-attribute copy too
+                m.__dict__[pname] = v
         return module(*args, **kwargs)
     finally:
         for m, pname, old in reversed(saved):
-            m._parameters[pname] = m.__dict__[pname] = old
+            m._parameters[pname] = old
+            if pname in m.__dict__:
+                m.__dict__[pname] = old
