@@ -484,3 +484,58 @@ def test_chained_schedules_match_pytorch():
         for a, b in zip(ours, theirs, strict=True):
             a.step()
             b.step()
+
+
+# --------------------------------------------------------------------------- Adam's grouped update
+
+def _adam_run(make, monkeypatch, together, steps=7, reload_at=None, skip=None, dtype=np.float64):
+    """Train a small MLP (all its parameters are "small") with random gradients; return the
+    parameters and the optimizer state. ``together=False`` forces the one-by-one update."""
+    from chainrule.optim import optimizers
+    monkeypatch.setattr(optimizers, "_TOGETHER", optimizers._TOGETHER if together else 0)
+    model = nn.MLP([5, 7, 3], activation="tanh", rng=0, dtype=dtype)
+    params = list(model.parameters())
+    opt = make(params)
+    rng = np.random.default_rng(1)
+    for t in range(steps):
+        for k, p in enumerate(params):
+            p.grad = None if (skip and skip == (t, k)) else rng.standard_normal(p.shape).astype(dtype)
+        opt.step()
+        if reload_at == t:                          # a state_dict round trip mid-way
+            saved = opt.state_dict()
+            opt = make(params)
+            opt.load_state_dict(saved)
+    return [p.numpy().copy() for p in params], opt.state_dict()
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: optim.Adam(p, lr=0.05),
+    lambda p: optim.Adam(p, lr=0.05, weight_decay=0.1),           # L2: one by one
+    lambda p: optim.AdamW(p, lr=0.05, weight_decay=0.1),          # decoupled: together
+], ids=["adam", "adam-l2", "adamw"])
+@pytest.mark.parametrize("case", ["plain", "reload", "skip", "float32"])
+def test_adam_updates_small_parameters_together_to_the_same_bits(make, case, monkeypatch):
+    kw = {"plain": {}, "reload": {"reload_at": 3}, "skip": {"skip": (2, 1)},
+          "float32": {"dtype": np.float32}}[case]
+    together, state_t = _adam_run(make, monkeypatch, True, **kw)
+    alone, state_a = _adam_run(make, monkeypatch, False, **kw)
+    for x, y in zip(together, alone):
+        np.testing.assert_array_equal(x, y)
+    assert state_t["state"].keys() == state_a["state"].keys()
+    for i in state_t["state"]:
+        for key, value in state_t["state"][i].items():
+            np.testing.assert_array_equal(value, state_a["state"][i][key])
+
+
+def test_adam_state_arrays_are_the_live_moments_of_the_grouped_update():
+    params = [nn.Parameter(np.ones(3)), nn.Parameter(np.ones((2, 2)))]
+    opt = optim.Adam(params, lr=0.1)
+    for p in params:
+        p.grad = np.full(p.shape, 2.0)
+    opt.step()
+    m = opt.state[1]["exp_avg"]
+    assert m.shape == (2, 2)
+    np.testing.assert_allclose(m, 0.2)                 # (1 - β₁) g
+    opt.step()
+    np.testing.assert_allclose(opt.state[1]["exp_avg"], 0.2 * 0.9 + 0.2)
+    assert opt.state[1]["exp_avg"] is m                # updated in place, not replaced

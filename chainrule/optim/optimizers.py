@@ -102,9 +102,10 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        params, state, update, buffers = self._params, self.state, self._update, self._buffers
+        params, state = self._params, self.state
         with no_grad():
             for group in self.param_groups:
+                items = []                        # (index, parameter, gradient, state)
                 for i in group["params"]:
                     p = params[i]
                     g = p.grad
@@ -118,8 +119,15 @@ class Optimizer:
                     s = state.get(i)
                     if s is None:
                         s = state[i] = {}
-                    update(p, g, s, group, buffers(i, p))
+                    items.append((i, p, g, s))
+                self._update_group(group, items)
         return loss
+
+    def _update_group(self, group, items):
+        """Update the parameters of one group: ``_update`` of each, unless a subclass does better."""
+        update, buffers = self._update, self._buffers
+        for i, p, g, s in items:
+            update(p, g, s, group, buffers(i, p))
 
     def _buffers(self, i, p):
         bufs = self._scratch.get(i)
@@ -247,6 +255,38 @@ class SGD(Optimizer):
         step_parameter(p, out)
 
 
+_TOGETHER = 1 << 14       # Adam updates parameters with fewer entries than this together
+
+
+class _FlatMoments:
+    """Adam's moments of several parameters in two flat arrays; each parameter's state holds
+    views of its span, so ``state_dict``, ``_update`` and the flat update see the same numbers."""
+
+    def __init__(self, entries):
+        self.spans, start = [], 0
+        for p, _ in entries:
+            self.spans.append((start, start + p._value.size))
+            start += p._value.size
+        dtype = entries[0][0]._value.dtype
+        self.m, self.v = np.zeros(start, dtype), np.zeros(start, dtype)
+        self.a, self.b = np.empty(start, dtype), np.empty(start, dtype)
+        self.views = []
+        for (p, state), (lo, hi) in zip(entries, self.spans):
+            m, v = self.m[lo:hi].reshape(p._value.shape), self.v[lo:hi].reshape(p._value.shape)
+            if state:                             # carry on from the state there is
+                m[...] = state["exp_avg"]
+                v[...] = state["exp_avg_sq"]
+            else:
+                state["step"] = 0
+            state["exp_avg"], state["exp_avg_sq"] = m, v
+            self.views.append((m, v))
+
+    def holds(self, states):
+        """Whether every state still refers to this object's views (not to arrays loaded since)."""
+        return all(s.get("exp_avg") is m and s.get("exp_avg_sq") is v
+                   for s, (m, v) in zip(states, self.views))
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba): running means of the gradient and of its square, bias-corrected.
 
@@ -263,6 +303,7 @@ class Adam(Optimizer):
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self._together = {}
 
     def _update(self, p, g, state, group, scratch):
         a, b = scratch
@@ -281,7 +322,41 @@ class Adam(Optimizer):
             a += g
             g = a
         self._moments(g, m, v, b1, b2, b)
-        self._step(p, m, v, lr, b1, b2, eps, t, a, b)
+        step_parameter(p, self._delta(m, v, lr, b1, b2, eps, t, a, b))
+
+    def _update_group(self, group, items):
+        # Small parameters (biases, narrow layers) are updated together: their moments live in
+        # one flat array per group, so the dozen NumPy calls of a step are made once for all of
+        # them instead of once each (the digits MLP's Adam step: 32 -> 17 us). Each entry sees
+        # the same operations as in _update, so the result is the same to the last bit.
+        small = [it for it in items if it[1]._value.size < _TOGETHER]
+        if len(small) < 2 or (group["weight_decay"] and not self._decoupled):
+            return super()._update_group(group, items)
+        dtype = small[0][1]._value.dtype
+        if (len({s.get("step", 0) for *_, s in small}) > 1
+                or any(p._value.dtype != dtype or g.dtype != dtype for _, p, g, _ in small)):
+            return super()._update_group(group, items)
+        super()._update_group(group, [it for it in items if it[1]._value.size >= _TOGETHER])
+        self._update_together(group, small)
+
+    def _update_together(self, group, small):
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        key = tuple(i for i, *_ in small)
+        flat = self._together.get(key)
+        if flat is None or not flat.holds(s for *_, s in small):
+            flat = _FlatMoments([(p, s) for _, p, _, s in small])
+            self._together = {key: flat}          # only the latest set of parameters is kept
+        for *_, s in small:
+            s["step"] += 1
+        t = small[0][3]["step"]
+        if wd:                                    # decoupled (AdamW), as in _update
+            for _, p, _, _ in small:
+                p.mul_(1.0 - lr * wd)
+        g = np.concatenate([g.reshape(-1) for _, _, g, _ in small])
+        self._moments(g, flat.m, flat.v, b1, b2, flat.b)
+        delta = self._delta(flat.m, flat.v, lr, b1, b2, eps, t, flat.a, flat.b)
+        for (_, p, _, _), (start, stop) in zip(small, flat.spans):
+            step_parameter(p, delta[start:stop].reshape(p._value.shape))
 
     def _moments(self, g, m, v, b1, b2, b):
         np.subtract(g, m, out=b)                  # m ← m + (1 - β₁)(g - m)
@@ -292,14 +367,15 @@ class Adam(Optimizer):
         b *= 1.0 - b2
         v += b
 
-    def _step(self, p, m, v, lr, b1, b2, eps, t, a, b):
+    def _delta(self, m, v, lr, b1, b2, eps, t, a, b):
+        """The step to subtract from the weights, in ``b`` (``a`` is scratch)."""
         # η/(1-β₁ᵗ) · m / (√v/c + ε) = (η c/(1-β₁ᵗ)) · m / (√v + εc), c = √(1-β₂ᵗ): two passes fewer
         c = math.sqrt(1.0 - b2 ** t)
         np.sqrt(v, out=b)
         b += eps * c
         np.divide(m, b, out=b)
         b *= lr * c / (1.0 - b1 ** t)
-        step_parameter(p, b)
+        return b
 
 
 class AdamW(Adam):

@@ -126,12 +126,12 @@ class _ScikitAdam(Adam):
         b *= 1.0 - b2
         v += b
 
-    def _step(self, p, m, v, lr, b1, b2, eps, t, a, b):
+    def _delta(self, m, v, lr, b1, b2, eps, t, a, b):
         np.multiply(m, lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t), out=a)
         np.sqrt(v, out=b)
         b += eps
         np.divide(a, b, out=b)
-        step_parameter(p, b)
+        return b
 
 
 # --------------------------------------------------------------------------- the estimators
