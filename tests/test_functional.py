@@ -240,3 +240,11 @@ def test_relu_with_out_fills_any_out_numpy_accepts():
     wider = np.zeros((3, 64, 128))                       # broadcast into a larger out
     F.relu(x, out=wider)
     np.testing.assert_array_equal(wider, np.broadcast_to(np.maximum(x, 0), wider.shape))
+
+
+def test_relu_into_an_overlapping_out_is_numpys_answer():
+    base = np.linspace(-1.0, 1.0, F._ZERO_CHUNK + 2).astype(np.float32)
+    expected = np.maximum(base[:-1], 0)
+    x = base.copy()
+    F.relu(x[:-1], out=x[1:])                            # shifted by one element: not chunk-safe
+    np.testing.assert_array_equal(x[1:], expected)

@@ -694,13 +694,29 @@ def test_registered_names_stay_consistent_through_copy_reinit_and_class_attribut
     assert m.weight is dict(m.named_parameters())["weight"] and m.weight is not m2.weight
     assert m2.weight is dict(m2.named_parameters())["weight"]
 
-    class Odd(nn.Module):
+    class Defaults(nn.Module):
+        bias = None                                      # a class default, hidden once registered
+
+        @property
+        def scale(self):                                 # a property still comes first
+            return 2.0
+
         def __init__(self):
             super().__init__()
-            self.children = nn.Linear(1, 1)              # a sub-module named like a method
+            self.bias = nn.Parameter(np.ones(2))
+            self.scale = nn.Parameter(np.ones(1))
 
-    odd = Odd()
-    assert callable(odd.children) and list(odd.children()) == [odd._modules["children"]]
+    d = Defaults()
+    assert d.bias is d._parameters["bias"] and d.scale == 2.0
+    assert [n for n, _ in d.named_parameters()] == ["bias", "scale"]
+
+    class Slotted(nn.Linear):                           # copy.copy keeps Python's protocol
+        __slots__ = ("extra",)
+
+    sl = Slotted(2, 2, rng=0)
+    sl.extra = 5
+    c = copy.copy(sl)
+    assert c.extra == 5 and c.weight is sl.weight
     m.__init__(2, 2)                                     # built again: old names are gone first
     assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
     assert m.weight is dict(m.named_parameters())["weight"]

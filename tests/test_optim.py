@@ -539,3 +539,46 @@ def test_adam_state_arrays_are_the_live_moments_of_the_grouped_update():
     opt.step()
     np.testing.assert_allclose(opt.state[1]["exp_avg"], 0.2 * 0.9 + 0.2)
     assert opt.state[1]["exp_avg"] is m                # updated in place, not replaced
+
+
+def test_adam_grouped_update_survives_copies_several_groups_and_subclasses(monkeypatch):
+    import copy
+    import pickle
+
+    from chainrule.optim import optimizers
+
+    def trajectory(together, clone):
+        monkeypatch.setattr(optimizers, "_TOGETHER", optimizers._TOGETHER if together else 0)
+        a, b, c = (nn.Parameter(np.linspace(-1, 1, n)) for n in (3, 4, 5))
+        opt = optim.AdamW([{"params": [a, b]}, {"params": [c], "lr": 0.2}], lr=0.1)
+        out = []
+        for t in range(6):
+            for p in (a, b, c):
+                p.grad = None if (t == 3 and p is b) else np.cos(t + p.numpy())
+            opt.step()
+            if t == 1:                              # the optimizer copied, then used on
+                params = (a, b, c)
+                opt, params = clone((opt, params))
+                a, b, c = params
+            out.append(np.concatenate([p.numpy() for p in (a, b, c)]))
+        return np.array(out), opt.state_dict()
+
+    for clone in (copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))):
+        together, st = trajectory(True, clone)
+        alone, sa = trajectory(False, clone)
+        np.testing.assert_array_equal(together, alone)
+        for i in sa["state"]:
+            np.testing.assert_array_equal(st["state"][i]["exp_avg"], sa["state"][i]["exp_avg"])
+
+    seen = []
+
+    class Logged(optim.Adam):                       # a subclass's own _update is used for all
+        def _update(self, p, g, state, group, scratch):
+            seen.append(p.shape)
+            super()._update(p, g, state, group, scratch)
+
+    ps = [nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))]
+    for p in ps:
+        p.grad = np.ones(p.shape)
+    Logged(ps).step()
+    assert seen == [(2,), (3,)]

@@ -8,6 +8,8 @@ readable ``repr`` without any per-layer code.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .._core import Tensor, _primal, bump_version, no_grad
@@ -96,19 +98,30 @@ class Module:
 
     def _mirror(self, name, value):
         """Keep a registered parameter or sub-module as a plain attribute as well, so reading it
-        is a dictionary lookup instead of a call of ``__getattr__`` (0.03 against 0.4 µs). Not
-        where the class defines the name (a method, a property): normal lookup finds the class's
-        attribute first, and still does."""
-        if not hasattr(type(self), name):
+        is a dictionary lookup instead of a call of ``__getattr__`` (0.03 against 0.4 µs). Like
+        any instance attribute it hides a class attribute of the same name (a default such as
+        ``bias = None``), except a data descriptor (a property), which Python looks up first."""
+        if not hasattr(inspect.getattr_static(type(self), name, None), "__set__"):
             self.__dict__[name] = value
 
     def __copy__(self):
-        # a shallow copy shares the parameters and sub-modules but gets registries of its own,
-        # so registering on one copy cannot leave the other's plain attributes behind
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
+        # Python's own shallow copy (honouring __reduce_ex__, __getstate__, __setstate__ and
+        # slots), except that the copy gets registries of its own: registering on one of the
+        # two cannot leave the other's plain attributes behind
+        func, args, state = self.__reduce_ex__(4)[:3]
+        new = func(*args)
+        if state is not None:
+            if hasattr(new, "__setstate__"):
+                new.__setstate__(state)
+            else:
+                state, slots = state if isinstance(state, tuple) else (state, None)
+                if state:
+                    new.__dict__.update(state)
+                for k, v in (slots or {}).items():
+                    object.__setattr__(new, k, v)
         for key in ("_parameters", "_modules", "_order"):
-            object.__setattr__(new, key, dict(self.__dict__[key]))
+            if key in new.__dict__:
+                object.__setattr__(new, key, dict(new.__dict__[key]))
         return new
 
     def _replace_registered(self, name, value):

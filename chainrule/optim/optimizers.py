@@ -267,6 +267,7 @@ class _FlatMoments:
         for p, _ in entries:
             self.spans.append((start, start + p._value.size))
             start += p._value.size
+        self.layout = [(p._value.shape, p._value.dtype) for p, _ in entries]
         dtype = entries[0][0]._value.dtype
         self.m, self.v = np.zeros(start, dtype), np.zeros(start, dtype)
         self.a, self.b = np.empty(start, dtype), np.empty(start, dtype)
@@ -281,10 +282,15 @@ class _FlatMoments:
             state["exp_avg"], state["exp_avg_sq"] = m, v
             self.views.append((m, v))
 
-    def holds(self, states):
-        """Whether every state still refers to this object's views (not to arrays loaded since)."""
-        return all(s.get("exp_avg") is m and s.get("exp_avg_sq") is v
-                   for s, (m, v) in zip(states, self.views))
+    def holds(self, entries):
+        """Whether these (parameter, state) pairs are still laid out here: the same shapes and
+        dtypes, and states that refer to this object's views (not to arrays loaded since, nor
+        to the separate arrays a copy or pickle of the optimizer makes of them)."""
+        return (len(entries) == len(self.views)
+                and all(p._value.shape == shape and p._value.dtype == dtype
+                        and s.get("exp_avg") is m and s.get("exp_avg_sq") is v
+                        and m.base is self.m and v.base is self.v
+                        for (p, s), (m, v), (shape, dtype) in zip(entries, self.views, self.layout)))
 
 
 class Adam(Optimizer):
@@ -330,11 +336,13 @@ class Adam(Optimizer):
         # them instead of once each (the digits MLP's Adam step: 32 -> 17 us). Each entry sees
         # the same operations as in _update, so the result is the same to the last bit.
         small = [it for it in items if it[1]._value.size < _TOGETHER]
-        if len(small) < 2 or (group["weight_decay"] and not self._decoupled):
+        if (len(small) < 2 or (group["weight_decay"] and not self._decoupled)
+                or type(self)._update is not Adam._update):   # a subclass's own update: its own way
             return super()._update_group(group, items)
         dtype = small[0][1]._value.dtype
         if (len({s.get("step", 0) for *_, s in small}) > 1
-                or any(p._value.dtype != dtype or g.dtype != dtype for _, p, g, _ in small)):
+                or any(p._value.dtype != dtype or g.dtype != dtype or (s and s["exp_avg"].dtype != dtype)
+                       for _, p, g, s in small)):
             return super()._update_group(group, items)
         super()._update_group(group, [it for it in items if it[1]._value.size >= _TOGETHER])
         self._update_together(group, small)
@@ -342,10 +350,12 @@ class Adam(Optimizer):
     def _update_together(self, group, small):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         key = tuple(i for i, *_ in small)
+        entries = [(p, s) for _, p, _, s in small]
         flat = self._together.get(key)
-        if flat is None or not flat.holds(s for *_, s in small):
-            flat = _FlatMoments([(p, s) for _, p, _, s in small])
-            self._together = {key: flat}          # only the latest set of parameters is kept
+        if flat is None or not flat.holds(entries):
+            if len(self._together) >= 8:          # sets of parameters seen before and gone since
+                self._together.clear()
+            flat = self._together[key] = _FlatMoments(entries)
         for *_, s in small:
             s["step"] += 1
         t = small[0][3]["step"]
