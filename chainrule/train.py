@@ -354,7 +354,7 @@ def _as_array(x):
 def _correct(outputs, targets):
     """Correct predictions in a batch, or None when accuracy does not apply."""
     targets = np.asarray(targets)
-    if outputs.ndim != 2 or targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
+    if outputs.ndim != 2 or targets.ndim != 1 or targets.dtype.kind not in "iu":   # integer labels
         return None
     return int(np.count_nonzero(np.argmax(outputs, axis=1) == targets))
 
@@ -443,6 +443,7 @@ def _train_epoch(state, loss, progress, callbacks):
     correct = 0
     accuracy_applies = True
     start = time.perf_counter()
+    shown_at = -math.inf
     try:
         for b, batch in enumerate(state.train_loader):
             *inputs, targets = batch
@@ -468,8 +469,12 @@ def _train_epoch(state, loss, progress, callbacks):
                 else:
                     correct += c
             if bar is not None:
-                rate = seen / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix_str(f"loss={total_loss / seen:.4f}, {rate:,.0f} samples/s", refresh=False)
+                now = time.perf_counter()
+                if now - shown_at >= bar.mininterval:     # tqdm redraws no more often than this
+                    shown_at = now
+                    rate = seen / max(now - start, 1e-9)
+                    bar.set_postfix_str(f"loss={total_loss / seen:.4f}, {rate:,.0f} samples/s",
+                                        refresh=False)
                 bar.update(1)
         elapsed = time.perf_counter() - start
         if seen == 0:
