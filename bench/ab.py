@@ -40,21 +40,6 @@ def _import_other(checkout):
     return where, importlib.import_module(OTHER)
 
 
-def _step(package, batch):
-    nn = importlib.import_module(f"{package}.nn")
-    optim = importlib.import_module(f"{package}.optim")
-    losses = importlib.import_module(f"{package}.nn.losses")
-    x, y = ts._data(batch, np.random.default_rng(0))
-    model = nn.MLP(list(ts.SIZES), activation="relu", rng=0, dtype=np.float32)
-    opt = optim.SGD(model.parameters(), lr=ts.LR)
-
-    def step():
-        opt.zero_grad()
-        losses.cross_entropy(model(x), y).backward()
-        opt.step()
-    return step
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("other", help="a checkout of chainrule (a worktree of another commit)")
@@ -67,7 +52,8 @@ def main():
         print(f"  {'batch':>6s} {'this':>9s} {'other':>9s} {'by hand':>9s} {'this/other':>11s} "
               f"{'this/hand':>10s} {'other/hand':>11s}")
         for batch in args.batches:
-            st = measure_together({"this": _step("chainrule", batch), "other": _step(OTHER, batch),
+            st = measure_together({"this": ts.chainrule_api(batch, np.random.default_rng(0)),
+                                   "other": ts.chainrule_api(batch, np.random.default_rng(0), OTHER),
                                    "hand": ts.numpy_by_hand(batch, np.random.default_rng(0))},
                                   repeat=21)
             this, other, hand = (st[k][0] for k in ("this", "other", "hand"))

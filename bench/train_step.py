@@ -15,6 +15,7 @@ each (below 1: chainrule is faster).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -22,9 +23,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import measure, measure_together, optional, report, rest, settle  # noqa: E402
-
-from chainrule import nn, optim  # noqa: E402
-from chainrule.nn import losses  # noqa: E402
 
 SIZES = (784, 256, 256, 10)
 LR = 0.01
@@ -90,7 +88,12 @@ def numpy_by_hand(batch, rng):
     return step
 
 
-def chainrule_api(batch, rng):
+def chainrule_api(batch, rng, package="chainrule"):
+    """The step with chainrule's modules, loss and optimizer (``package``: another copy of the
+    library, imported under another name, for ``ab.py``)."""
+    nn = importlib.import_module(f"{package}.nn")
+    optim = importlib.import_module(f"{package}.optim")
+    losses = importlib.import_module(f"{package}.nn.losses")
     x, y = _data(batch, rng)
     model = nn.MLP(list(SIZES), activation="relu", rng=0, dtype=np.float32)
     opt = optim.SGD(model.parameters(), lr=LR)

@@ -480,8 +480,7 @@ def _fill_ct(g, ans):
 
 def _check_versions(node):
     for tensor, version in node.saved:
-        cell = tensor._version
-        now = 0 if cell is None else cell[0]
+        now = version_of(tensor)
         if now != version:
             raise RuntimeError(
                 f"an array that {node.prim.name} saved for the backward pass was modified in "

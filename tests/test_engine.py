@@ -13,7 +13,7 @@ from conftest import numerical_jacobian
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule.extend import defvjp, primitive
+from chainrule.extend import defjvp, defvjp, defvjp_joint, primitive
 
 DEPTH = 100_000
 FACTOR = 1.0 + 1e-7
@@ -337,3 +337,23 @@ def test_ownership_is_released_when_a_rule_raises():
     with pytest.raises(ArithmeticError):
         fresh(p(x)).backward(np.ones(2))
     assert _core._owned[0] is None
+
+
+def test_a_joint_vjp_rule_serves_every_argument_asked_for_and_matches_finite_differences():
+    # f(a, b) = sin(a) * b: the cosine is computed once for both cotangents
+    calls = []
+
+    def rule(g, ans, needed, a, b):
+        calls.append(tuple(needed))
+        s = cnp.sin(a)
+        return [g * cnp.cos(a) * b if i == 0 else g * s for i in needed]
+
+    f = primitive(lambda a, b: np.sin(a) * b, name="sin_times")
+    defvjp_joint(f, rule)
+    defjvp(f, lambda t, ans, a, b: t * cnp.cos(a) * b, lambda t, ans, a, b: t * cnp.sin(a))
+    a, b = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -2.0])
+    cr.gradcheck(lambda a, b: f(a, b) ** 2, a, b, argnums=(0, 1), order=2)
+    assert (0, 1) in calls
+    calls.clear()
+    cr.grad(lambda b: cnp.sum(f(a, b)))(b)           # only b is traced: only b is asked for
+    assert calls == [(1,)]

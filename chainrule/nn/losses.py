@@ -229,9 +229,9 @@ def cross_entropy(logits, target, reduction="mean"):
     name = "cross_entropy"
     _check_reduction(name, reduction)
     pv = _values(logits)
-    if pv.ndim == 2 and pv.dtype.kind == "f" and np.ndim(_primal(target)) == 1:
-        # the training loop's case, one fused primitive: NaN in the logits makes the loss NaN,
-        # so they are looked for only then (a pass less over the logits at every step)
+    if pv.ndim == 2 and pv.dtype.kind in "biuf" and np.ndim(_primal(target)) == 1:
+        # labels: one fused primitive. NaN in the logits makes the loss NaN, so they are
+        # looked for only then (a pass less over the logits at every step)
         n, k = pv.shape
         out = _checked_softmax_cross_entropy(logits, _labels(name, target, n, k), reduction, n)
         v = _values(out)
@@ -242,8 +242,6 @@ def cross_entropy(logits, target, reduction="mean"):
     if pv.ndim == 1:
         return _one_sample_cross_entropy(logits, target, reduction)
     n, k = _scores_2d(name, logits, "logits")
-    if np.ndim(_primal(target)) == 1:             # integer logits: the fused primitive too
-        return _checked_softmax_cross_entropy(logits, _labels(name, target, n, k), reduction, n)
     if _shape(target) != (n, k):
         raise ValueError(f"{name}: target must be labels of shape ({n},) or rows of shape ({n}, {k}), "
                          f"got shape {_shape(target)}")

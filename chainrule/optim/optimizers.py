@@ -267,7 +267,6 @@ class _FlatMoments:
         for p, _ in entries:
             self.spans.append((start, start + p._value.size))
             start += p._value.size
-        self.layout = [(p._value.shape, p._value.dtype) for p, _ in entries]
         dtype = entries[0][0]._value.dtype
         self.m, self.v = np.zeros(start, dtype), np.zeros(start, dtype)
         self.a, self.b = np.empty(start, dtype), np.empty(start, dtype)
@@ -287,10 +286,10 @@ class _FlatMoments:
         dtypes, and states that refer to this object's views (not to arrays loaded since, nor
         to the separate arrays a copy or pickle of the optimizer makes of them)."""
         return (len(entries) == len(self.views)
-                and all(p._value.shape == shape and p._value.dtype == dtype
+                and all(p._value.shape == m.shape and p._value.dtype == m.dtype
                         and s.get("exp_avg") is m and s.get("exp_avg_sq") is v
                         and m.base is self.m and v.base is self.v
-                        for (p, s), (m, v), (shape, dtype) in zip(entries, self.views, self.layout)))
+                        for (p, s), (m, v) in zip(entries, self.views)))
 
 
 class Adam(Optimizer):
