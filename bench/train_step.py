@@ -5,7 +5,8 @@
 
 For each batch size it measures, in one process and one run: the step's 8 matrix products
 alone (the BLAS floor), the step written by hand in NumPy, chainrule's ordinary API
-(modules, loss, optimizer, ``.backward()``), PyTorch eager, JAX jit and HIPS autograd.
+(modules, loss, optimizer, ``.backward()``), the same step replayed by
+``chainrule.replay.TrainStep``, PyTorch eager, JAX jit and HIPS autograd.
 Peers that are not installed are reported as absent. Medians of repeated, warmed-up runs;
 the NumPy-based steps are sampled in turn (one sample of each, then the next round) so that
 the machine's slow spells fall on all of them. The last column is chainrule's time divided by
@@ -106,6 +107,20 @@ def chainrule_api(batch, rng, package="chainrule"):
     return step
 
 
+def chainrule_replay(batch, rng, package="chainrule"):
+    """The same step through ``chainrule.replay.TrainStep``: recorded twice, then replayed."""
+    nn = importlib.import_module(f"{package}.nn")
+    optim = importlib.import_module(f"{package}.optim")
+    losses = importlib.import_module(f"{package}.nn.losses")
+    replay = importlib.import_module(f"{package}.replay")
+    x, y = _data(batch, rng)
+    model = nn.MLP(list(SIZES), activation="relu", rng=0, dtype=np.float32)
+    step = replay.TrainStep(model, losses.cross_entropy, optim.SGD(model.parameters(), lr=LR))
+    step(x, y)
+    step(x, y)
+    return lambda: step(x, y)
+
+
 def torch_eager(batch, rng):
     torch = optional("torch")
     if torch is None:
@@ -189,8 +204,9 @@ def hips_autograd(batch, rng):
 
 
 OWN_THREADS = ("PyTorch eager", "JAX jit")
-PEERS = [("8 matrix products (floor)", matmul_floor), ("NumPy by hand", numpy_by_hand),
-         ("PyTorch eager", torch_eager), ("JAX jit", jax_jit), ("HIPS autograd", hips_autograd)]
+PEERS = [("chainrule TrainStep (replay)", chainrule_replay), ("8 matrix products (floor)", matmul_floor),
+         ("NumPy by hand", numpy_by_hand), ("PyTorch eager", torch_eager), ("JAX jit", jax_jit),
+         ("HIPS autograd", hips_autograd)]
 
 
 def main(batches):

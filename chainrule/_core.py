@@ -110,6 +110,7 @@ def defjvp(fn, *rules, argnums=None):
 
 class _GradMode(threading.local):
     enabled = True                # per thread, as in PyTorch
+    recorder = None               # a list collecting host calls while a step is recorded
 
 
 _grad_mode = _GradMode()
@@ -147,6 +148,34 @@ class enable_grad(no_grad):
 
 def is_grad_enabled():
     return _grad_mode.enabled
+
+
+# Changes that a recorded training step (chainrule.replay) cannot see in its graph, counted:
+# assignments to any module's attributes, train()/eval(), a Tensor's .data or requires_grad
+_edits = [0]
+
+
+def host(fn):
+    """Mark ``fn``, a NumPy-side check or conversion of data that feeds the graph (class labels,
+    say), so that a recorded training step runs it again on each new batch when it is replayed
+    (:class:`chainrule.replay.TrainStep`).  Outside a recording the only cost is one test."""
+    def wrapper(*args, **kw):
+        recorder = _grad_mode.recorder
+        if recorder is None:
+            return fn(*args, **kw)
+        _grad_mode.recorder = None            # calls made inside fn are part of fn
+        try:
+            out = fn(*args, **kw)
+        finally:
+            _grad_mode.recorder = recorder
+        recorder.append((next(_seq), fn, args, kw, out))
+        return out
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
 
 
 # --------------------------------------------------------------------------- traces
@@ -453,6 +482,30 @@ def _deliver(c, i, parent, vals, nb, broadcasts, made, grads, fresh, leaves, hea
         fresh.add(parent)
 
 
+def store_grads(leaves, seed):
+    """Add each leaf's cotangent from ``backward_pass`` to its Tensor's ``.grad``."""
+    seen = {id(seed)}
+    for node, g in leaves.items():
+        ref = node.leaf
+        leaf = ref() if ref is not None else None
+        if leaf is None:
+            continue
+        if leaf.grad is not None:
+            leaf.grad = leaf.grad + g
+            continue
+        # the first gradient is the leaf's own writable array: not the seed, not a
+        # broadcast view, not an array another leaf got too (rules may pass g through)
+        dtype = leaf._value.dtype
+        if type(g) is not np.ndarray or id(g) in seen or g.dtype != dtype:
+            g = np.array(g, dtype=dtype)
+        else:
+            flags = g.flags
+            if not (flags.writeable and flags.owndata):
+                g = np.array(g, dtype=dtype)
+        seen.add(id(g))
+        leaf.grad = g
+
+
 def _add_ct(a, b):
     if a is None:
         return b
@@ -503,6 +556,9 @@ def version_cell(t):
 
 def bump_version(t):
     version_cell(t)[0] += 1
+    recorder = _grad_mode.recorder
+    if recorder is not None:                  # an in-place change while a step is recorded
+        recorder.append(None)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -598,6 +654,7 @@ class Tensor:
     def requires_grad(self, flag):
         if flag == self.requires_grad:
             return
+        _edits[0] += 1
         if self._trace is not None and self._trace is not _GLOBAL:
             raise RuntimeError("requires_grad cannot be changed on a value traced by a transform")
         if flag:
@@ -634,27 +691,7 @@ class Tensor:
             if _shape(grad) != self.shape:
                 raise ValueError(
                     f"backward(): grad has shape {_shape(grad)} but the tensor has shape {self.shape}")
-        leaves = backward_pass([self._node], [grad], retain_graph)
-        seen = {id(grad)}
-        for node, g in leaves.items():
-            ref = node.leaf
-            leaf = ref() if ref is not None else None
-            if leaf is None:
-                continue
-            if leaf.grad is not None:
-                leaf.grad = leaf.grad + g
-                continue
-            # the first gradient is the leaf's own writable array: not the seed, not a
-            # broadcast view, not an array another leaf got too (rules may pass g through)
-            dtype = leaf._value.dtype
-            if type(g) is not np.ndarray or id(g) in seen or g.dtype != dtype:
-                g = np.array(g, dtype=dtype)
-            else:
-                flags = g.flags
-                if not (flags.writeable and flags.owndata):
-                    g = np.array(g, dtype=dtype)
-            seen.add(id(g))
-            leaf.grad = g
+        store_grads(backward_pass([self._node], [grad], retain_graph), grad)
 
     def detach(self):
         """The same values (the same memory), cut from the graph: a constant Tensor.
@@ -694,6 +731,7 @@ class Tensor:
 
     @data.setter
     def data(self, value):
+        _edits[0] += 1
         self._value = value
 
     @property

@@ -112,6 +112,22 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+_ones_columns = {}
+
+
+def _ones_column(rows, dtype):
+    """A read-only column of ones of shape ``rows + (1,)``, the same array for the same shape (so
+    that a recorded step, chainrule.replay, sees a constant rather than an array made afresh)."""
+    key = (rows, np.dtype(dtype))
+    ones = _ones_columns.get(key)
+    if ones is None:
+        if len(_ones_columns) >= 16:
+            _ones_columns.clear()
+        ones = _ones_columns[key] = np.ones(rows + (1,), dtype)
+        ones.flags.writeable = False
+    return ones
+
+
 class Neuron(Module):
     """One unit of the lecture: ``ŷ = f(wᵀx + b)``, for ``x`` of shape ``(..., in_features)``.
 
@@ -147,7 +163,7 @@ class Neuron(Module):
         dtype = _dtype_of(self.weight)
         x = _in_dtype(x, dtype)
         if self.bias_feature:
-            ones = np.ones(_shape(x)[:-1] + (1,), dtype)
+            ones = _ones_column(_shape(x)[:-1], dtype)
             a = cnp.matmul(cnp.concatenate([x, ones], axis=-1), self.weight)      # [x, 1]ᵀ [w, b]
         else:
             a = cnp.matmul(x, self.weight) + self.bias

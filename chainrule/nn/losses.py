@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
-from .._core import Tensor, _primal, _shape
+from .._core import Tensor, _primal, _shape, host
 from .functional import _checked_softmax_cross_entropy
 from .module import Module
 
@@ -68,6 +68,7 @@ def _verb(what, singular):
     return "have" if singular == "has" else singular[:-1]
 
 
+@host
 def _check_no_nan(name, what, v):
     if v.dtype.kind not in "fc":
         return
@@ -92,6 +93,7 @@ def _float_dtype(pred_values):
     return pred_values.dtype if pred_values.dtype.kind == "f" else np.dtype(np.float64)
 
 
+@host
 def _float_like(target, pred_values):
     """The target as an array of the prediction's floating dtype (a constant)."""
     return np.asarray(_primal(target), dtype=_float_dtype(pred_values))
@@ -122,6 +124,7 @@ def _same_shape(name, pred, target, what="target"):
                          f"shape {st}; they must be equal (reshape one of them, e.g. pred.reshape(-1))")
 
 
+@host
 def _check_in_unit_interval(name, what, v):
     bad = (v < 0) | (v > 1)
     if bad.any():
@@ -129,6 +132,16 @@ def _check_in_unit_interval(name, what, v):
                          f"({int(bad.sum())} of {v.size} entries)")
 
 
+@host
+def _check_rows_sum_to_one(name, tv):
+    sums = tv.sum(axis=1)
+    off = np.abs(sums - 1) > 1e-4
+    if off.any():
+        raise ValueError(f"{name}: target rows must sum to 1 (one-hot or a distribution); rows "
+                         f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
+
+
+@host
 def _labels(name, labels, n, k):
     """Integer class labels of shape (n,), each in [0, k)."""
     y = np.asarray(_primal(labels))
@@ -161,6 +174,7 @@ def _scores_2d(name, x, what="scores"):
     return shape
 
 
+@host
 def _pm1_labels(name, y, pred_values):
     v = _values(y)
     _check_no_nan(name, "the labels", v)
@@ -211,6 +225,7 @@ def log_loss(p_or_logits, y, from_logits=False, reduction="mean"):
 binary_cross_entropy = log_loss
 
 
+@host
 def _check_log_probs(name, v):
     tol = 1e-4 if v.dtype == np.float32 else 1e-10
     if v.size and v.max() > tol:
@@ -247,11 +262,7 @@ def cross_entropy(logits, target, reduction="mean"):
                          f"got shape {_shape(target)}")
     t, tv = _real_target(name, target, pv)
     _check_in_unit_interval(name, "target probabilities", tv)
-    sums = tv.sum(axis=1)
-    off = np.abs(sums - 1) > 1e-4
-    if off.any():
-        raise ValueError(f"{name}: target rows must sum to 1 (one-hot or a distribution); rows "
-                         f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
+    _check_rows_sum_to_one(name, tv)
     per = -cnp.sum(t * special.log_softmax(logits, axis=-1), axis=-1)
     return _reduce(per, reduction)
 

@@ -12,7 +12,7 @@ import inspect
 
 import numpy as np
 
-from .._core import Tensor, _primal, bump_version, no_grad
+from .._core import Tensor, _edits, _primal, bump_version, no_grad
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "functional_call"]
 
@@ -72,6 +72,7 @@ class Module:
     # ---- registration on assignment
 
     def __setattr__(self, name, value):
+        _edits[0] += 1
         registry = self.__dict__.get("_parameters")
         if registry is None and isinstance(value, (Parameter, Module)):
             raise AttributeError(
@@ -160,6 +161,7 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name):
+        _edits[0] += 1
         if name in self._parameters or name in self._modules:
             self._forget(name)
         else:
@@ -283,6 +285,7 @@ class Module:
 
     def train(self, mode=True):
         """Training mode (``mode=True``) or evaluation mode for this module and all below it."""
+        _edits[0] += 1
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
@@ -517,6 +520,7 @@ def functional_call(module, params, *args, **kwargs):
         raise KeyError(f"functional_call of {type(module).__name__}: no parameters named {unknown}; "
                        f"it has {list(owners)}")
     saved = []
+    _edits[0] += 1
     try:
         for k, v in params.items():
             m, pname = owners[k]
@@ -526,6 +530,7 @@ def functional_call(module, params, *args, **kwargs):
                 m.__dict__[pname] = v
         return module(*args, **kwargs)
     finally:
+        _edits[0] += 1
         for m, pname, old in reversed(saved):
             m._parameters[pname] = old
             if pname in m.__dict__:
