@@ -22,6 +22,7 @@ the operand's shape in one place, :func:`unbroadcast`.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -158,7 +159,11 @@ _edits = [0]
 def host(fn):
     """Mark ``fn``, a NumPy-side check or conversion of data that feeds the graph (class labels,
     say), so that a recorded training step runs it again on each new batch when it is replayed
-    (:class:`chainrule.replay.TrainStep`).  Outside a recording the only cost is one test."""
+    (:class:`chainrule.replay.TrainStep`).  Outside a recording the only cost is one test.
+
+    Only for functions whose result nobody writes to afterwards: a replay makes the result
+    again but not the writes (so not ``zeros``, whose result is often filled in place)."""
+    @functools.wraps(fn)
     def wrapper(*args, **kw):
         recorder = _grad_mode.recorder
         if recorder is None:
@@ -171,10 +176,6 @@ def host(fn):
         recorder.append((next(_seq), fn, args, kw, out))
         return out
 
-    wrapper.__name__ = fn.__name__
-    wrapper.__qualname__ = fn.__qualname__
-    wrapper.__doc__ = fn.__doc__
-    wrapper.__wrapped__ = fn
     return wrapper
 
 

@@ -218,6 +218,18 @@ def test_what_a_replay_cannot_see_is_recorded_again_or_never_replayed():
     assert _run(models, steps, _batches(3, (6,), 3, rng)) == [False, False, True]
 
 
+def test_a_constant_made_afresh_and_filled_in_place_is_never_frozen():
+    def one_hot_mse(out, y):
+        target = cnp.zeros((len(y), 3))
+        target[np.arange(len(y)), y] = 1.0            # a write that a replay would not see
+        return losses.mse(out, target)
+
+    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
+                          one_hot_mse)
+    with pytest.warns(RuntimeWarning, match="afresh"):
+        assert not any(_run(models, steps, _batches(4, (6,), 3, np.random.default_rng(18), np.float64)))
+
+
 def test_a_non_scalar_loss_fails_at_every_step_as_the_ordinary_step_does():
     models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
                           lambda out, y: losses.cross_entropy(out, y, reduction="none"))
@@ -258,8 +270,10 @@ def test_without_replay_no_warning_and_no_recording():
 
 
 def test_primitives_with_several_outputs_are_replayed_exactly():
+    eye = np.eye(3)                                   # one constant: the same array at every step
+
     def loss(out, y):
-        _, logdet = cnp.linalg.slogdet(out.T @ out + cnp.eye(3))
+        _, logdet = cnp.linalg.slogdet(out.T @ out + eye)
         return losses.cross_entropy(out, y) + 0.01 * logdet
 
     models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1), loss)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Tensor, _dtype, _ndim, _primal, _shape, host
+from .._core import Tensor, _dtype, _ndim, _primal, _shape
 from ._indexing import index_update
 from ._shape import _axes, _reshape_p, broadcast_to, moveaxis, stack
 from ._ufuncs import astype, positive
@@ -81,17 +81,14 @@ def _plain_shape(shape):
     return tuple(int(_primal(s)) for s in shape) if isinstance(shape, (tuple, list)) else int(_primal(shape))
 
 
-@host  # data-independent: a replayed step (chainrule.replay) makes it afresh, as NumPy would
 def zeros(shape, dtype=float, order="C", *, like=None):
     return np.zeros(_plain_shape(shape), dtype, order)
 
 
-@host
 def ones(shape, dtype=None, order="C", *, like=None):
     return np.ones(_plain_shape(shape), dtype, order)
 
 
-@host
 def empty(shape, dtype=float, order="C", *, like=None):
     return np.empty(_plain_shape(shape), dtype, order)
 
@@ -107,17 +104,14 @@ def full(shape, fill_value, dtype=None, order="C", *, like=None):
     return positive(broadcast_to(fill_value, shape))
 
 
-@host
 def eye(N, M=None, k=0, dtype=float, order="C", *, like=None):  # noqa: N803  (NumPy's names)
     return np.eye(int(_primal(N)), None if M is None else int(_primal(M)), int(_primal(k)), dtype, order)
 
 
-@host
 def identity(n, dtype=None, *, like=None):
     return np.identity(int(_primal(n)), dtype)
 
 
-@host
 def arange(*args, dtype=None, like=None, **kwargs):
     """``numpy.arange`` (a constant: it takes values, not derivatives, from its arguments)."""
     return np.arange(*[_primal(a) for a in args], dtype=dtype,
