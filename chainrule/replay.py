@@ -316,7 +316,10 @@ class TrainStep:
     def _ordinary(self, x, y):
         self.optimizer.zero_grad()
         outputs = self.model(x)
-        value = self.loss(outputs, y)
+        return self._backward_and_update(outputs, self.loss(outputs, y))
+
+    def _backward_and_update(self, outputs, value):
+        """The rest of an ordinary step, once the loss ``value`` of ``outputs`` is known."""
         value.backward()
         self.optimizer.step()
         self.outputs = np.asarray(_core._primal(outputs))
@@ -354,16 +357,14 @@ class TrainStep:
                 program.ready = True
         except _Unreplayable as e:
             program = (edits, str(e))
-        value.backward()                              # its errors are the ordinary step's
-        self.optimizer.step()
+        result = self._backward_and_update(outputs, value)   # its errors are the ordinary step's
         # kept only now: a recording whose backward failed must not be replayed
         self._remember(key, program)
         if type(program) is tuple and self.reason != program[1]:
             self.reason = program[1]
             warnings.warn(f"TrainStep: steps are not replayed, they run the ordinary way: {self.reason}",
                           RuntimeWarning, stacklevel=3)
-        self.outputs = np.asarray(_core._primal(outputs))
-        return float(value)
+        return result
 
     def _replay(self, program, x, y):
         self.optimizer.zero_grad()

@@ -14,7 +14,15 @@ from chainrule.nn import losses
 from chainrule.replay import TrainStep
 
 
-def _pair(make_model, make_opt, loss):
+def _mlp():
+    return nn.MLP([6, 5, 3], rng=0)
+
+
+def _sgd(model):
+    return optim.SGD(model.parameters(), lr=0.1)
+
+
+def _pair(make_model=_mlp, make_opt=_sgd, loss=losses.cross_entropy):
     """Two identical models: one stepped by a replaying TrainStep, one the ordinary way."""
     models = [make_model(), make_model()]
     steps = [TrainStep(models[0], loss, make_opt(models[0])),
@@ -48,7 +56,7 @@ def _run(models, steps, batches):
     return replayed
 
 
-@pytest.mark.parametrize("opt", [lambda m: optim.SGD(m.parameters(), lr=0.1),
+@pytest.mark.parametrize("opt", [_sgd,
                                  lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True),
                                  lambda m: optim.Adam(m.parameters(), lr=0.01),
                                  lambda m: optim.AdamW(m.parameters(), lr=0.01, weight_decay=0.1)],
@@ -81,8 +89,7 @@ def test_replay_is_exact_for_other_models_and_losses(make, loss, target):
 
 
 def test_a_new_batch_shape_is_recorded_and_both_programs_are_kept():
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          losses.cross_entropy)
+    models, steps = _pair()
     rng = np.random.default_rng(3)
     shapes = [8, 8, 8, 5, 5, 5, 8, 5]                  # a full batch, then a short last one, alternating
     batches = [next(_batches(1, (6,), 3, rng, np.float64, batch=n)) for n in shapes]
@@ -90,8 +97,7 @@ def test_a_new_batch_shape_is_recorded_and_both_programs_are_kept():
 
 
 def test_labels_out_of_range_raise_the_ordinary_error_in_a_replay():
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          losses.cross_entropy)
+    models, steps = _pair()
     rng = np.random.default_rng(4)
     _run(models, steps, _batches(3, (6,), 3, rng))
     x = rng.standard_normal((8, 6)).astype(np.float32)
@@ -107,8 +113,7 @@ def test_labels_out_of_range_raise_the_ordinary_error_in_a_replay():
 
 
 def test_nan_logits_in_a_replay_raise_the_ordinary_error():
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          losses.cross_entropy)
+    models, steps = _pair()
     rng = np.random.default_rng(5)
     _run(models, steps, _batches(3, (6,), 3, rng))
     x = rng.standard_normal((8, 6)).astype(np.float32)
@@ -120,8 +125,7 @@ def test_nan_logits_in_a_replay_raise_the_ordinary_error():
 
 
 def test_dropout_masks_are_never_frozen_into_a_replay():
-    models, steps = _pair(lambda: nn.MLP([6, 8, 3], dropout=0.5, rng=0),
-                          lambda m: optim.SGD(m.parameters(), lr=0.1), losses.cross_entropy)
+    models, steps = _pair(lambda: nn.MLP([6, 8, 3], dropout=0.5, rng=0))
     with pytest.warns(RuntimeWarning, match="dropout"):
         replayed = _run(models, steps, _batches(5, (6,), 3, np.random.default_rng(6)))
     assert not any(replayed)
@@ -130,7 +134,7 @@ def test_dropout_masks_are_never_frozen_into_a_replay():
 
 def test_a_mask_computed_from_the_data_outside_the_graph_is_never_frozen():
     # the hinge loss picks its active margins with NumPy: an array made afresh at every step
-    models, steps = _pair(lambda: nn.MLP([6, 5, 1], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
+    models, steps = _pair(lambda: nn.MLP([6, 5, 1], rng=0), _sgd,
                           lambda s, y: losses.hinge(s[:, 0], y))
     rng = np.random.default_rng(7)
     batches = [(rng.standard_normal((8, 6)), rng.choice([-1.0, 1.0], 8)) for _ in range(5)]
@@ -146,15 +150,14 @@ def test_a_mask_computed_from_the_data_outside_the_graph_is_never_frozen():
 ])
 def test_arrays_computed_from_the_data_outside_the_graph_are_not_frozen(make, loss, where):
     rng = np.random.default_rng(12)
-    models, steps = _pair(make, lambda m: optim.SGD(m.parameters(), lr=0.1), loss)
+    models, steps = _pair(make, _sgd, loss)
     batches = [(rng.standard_normal((8, 6)), rng.integers(0, 2, 8)) for _ in range(4)]
     with pytest.warns(RuntimeWarning, match=where):
         assert not any(_run(models, steps, batches))
 
 
 def test_changing_a_module_or_a_parameter_makes_the_next_step_record_again():
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          losses.cross_entropy)
+    models, steps = _pair()
     rng = np.random.default_rng(8)
     assert _run(models, steps, _batches(3, (6,), 3, rng))[-1]
     for m in models:
@@ -185,7 +188,7 @@ def test_a_forward_pass_that_assigns_module_attributes_is_not_replayed():
             self.calls += 1
             return self.layer(x)
 
-    models, steps = _pair(Counting, lambda m: optim.SGD(m.parameters(), lr=0.1), losses.cross_entropy)
+    models, steps = _pair(Counting, _sgd)
     with pytest.warns(RuntimeWarning, match="assigns attributes"):
         assert not any(_run(models, steps, _batches(4, (6,), 3, np.random.default_rng(9))))
     assert models[0].calls == models[1].calls == 4
@@ -203,14 +206,13 @@ def test_what_a_replay_cannot_see_is_recorded_again_or_never_replayed():
             self.scale.mul_(1.0)                      # an in-place change the ordinary backward refuses
             return out
 
-    models, steps = _pair(Scaled, lambda m: optim.SGD(m.parameters(), lr=0.1), losses.cross_entropy)
+    models, steps = _pair(Scaled, _sgd)
     for x, y in _batches(4, (6,), 3, np.random.default_rng(13)):
         for s in steps:
             with pytest.raises(RuntimeError, match="modified in place"):
                 s(x, y)
 
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          losses.cross_entropy)
+    models, steps = _pair()
     rng = np.random.default_rng(14)
     assert _run(models, steps, _batches(3, (6,), 3, rng))[-1]
     for s in steps:                                   # another loss: recorded afresh
@@ -224,15 +226,13 @@ def test_a_constant_made_afresh_and_filled_in_place_is_never_frozen():
         target[np.arange(len(y)), y] = 1.0            # a write that a replay would not see
         return losses.mse(out, target)
 
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          one_hot_mse)
+    models, steps = _pair(loss=one_hot_mse)
     with pytest.warns(RuntimeWarning, match="afresh"):
         assert not any(_run(models, steps, _batches(4, (6,), 3, np.random.default_rng(18), np.float64)))
 
 
 def test_a_non_scalar_loss_fails_at_every_step_as_the_ordinary_step_does():
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          lambda out, y: losses.cross_entropy(out, y, reduction="none"))
+    models, steps = _pair(loss=lambda out, y: losses.cross_entropy(out, y, reduction="none"))
     for x, y in _batches(4, (6,), 3, np.random.default_rng(15)):
         for s in steps:
             with pytest.raises(RuntimeError, match="needs a scalar output"):
@@ -240,8 +240,7 @@ def test_a_non_scalar_loss_fails_at_every_step_as_the_ordinary_step_does():
 
 
 def test_an_input_that_is_also_the_target_is_never_replayed():
-    models, steps = _pair(lambda: nn.Sequential(nn.Linear(6, 6, rng=0), nn.Tanh()),
-                          lambda m: optim.SGD(m.parameters(), lr=0.1), losses.mse)
+    models, steps = _pair(lambda: nn.Sequential(nn.Linear(6, 6, rng=0), nn.Tanh()), loss=losses.mse)
     rng = np.random.default_rng(16)
     batches = [(x, x) for x in rng.standard_normal((4, 8, 6))]
     assert not any(_run(models, steps, batches))
@@ -249,8 +248,7 @@ def test_an_input_that_is_also_the_target_is_never_replayed():
 
 
 def test_a_step_under_no_grad_fails_as_the_ordinary_step_does():
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1),
-                          losses.cross_entropy)
+    models, steps = _pair()
     rng = np.random.default_rng(10)
     _run(models, steps, _batches(3, (6,), 3, rng))
     x, y = next(_batches(1, (6,), 3, rng))
@@ -276,5 +274,5 @@ def test_primitives_with_several_outputs_are_replayed_exactly():
         _, logdet = cnp.linalg.slogdet(out.T @ out + eye)
         return losses.cross_entropy(out, y) + 0.01 * logdet
 
-    models, steps = _pair(lambda: nn.MLP([6, 5, 3], rng=0), lambda m: optim.SGD(m.parameters(), lr=0.1), loss)
+    models, steps = _pair(loss=loss)
     assert _run(models, steps, _batches(5, (6,), 3, np.random.default_rng(17), np.float64))[2:] == [True] * 3
