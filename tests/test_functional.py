@@ -17,7 +17,8 @@ def composite_linear(x, W, b):
     return y if b is None else y + b
 
 
-@pytest.mark.parametrize("xshape", [(4,), (3, 4), (2, 3, 4)])
+# (1, 4): one row against 5 outputs, so the products run transposed (``_product``)
+@pytest.mark.parametrize("xshape", [(4,), (1, 4), (3, 4), (2, 3, 4)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_equals_x_times_w_transposed_plus_b_with_its_derivatives(xshape, bias):
     x, W = rng.standard_normal(xshape), rng.standard_normal((5, 4))
@@ -40,6 +41,23 @@ def test_linear_weight_gradient_is_contiguous_and_keeps_float32():
     b = cr.tensor(np.zeros(3, np.float32), requires_grad=True)
     cnp.sum(F.linear(x, W, b) ** 2).backward()
     assert W.grad.flags.c_contiguous and W.grad.dtype == np.float32 and b.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("rows", [1, 7, 8, 200])
+def test_linear_with_few_rows_computes_the_transposed_product_with_the_same_values(rows):
+    # 4 * rows <= 32 outputs: y = (W xᵀ)ᵀ and ∂L/∂x = (Wᵀ gᵀ)ᵀ, Fortran-ordered results
+    x, W0, b0 = rng.standard_normal((rows, 32)), rng.standard_normal((32, 32)), rng.standard_normal(32)
+    got = []
+    for fused in (True, False):
+        xt, W, b = (cr.tensor(a, requires_grad=True) for a in (x, W0, b0))
+        y = F.linear(xt, W, b, activation="relu") if fused else F.relu(composite_linear(xt, W, b))
+        z = F.linear(y, W, b)
+        cnp.sum(z * z).backward()
+        got.append((y.numpy(), z.numpy(), xt.grad, W.grad, b.grad))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert got[0][0].flags.f_contiguous == (4 * rows <= 32)      # the path under test ran
+    assert got[0][3].flags.c_contiguous                   # the weight gradient stays (out, in)
 
 
 def test_linear_names_both_shapes_when_features_disagree():
@@ -128,6 +146,15 @@ def test_relu_fast_path_on_large_arrays_is_numpys_maximum_bit_for_bit(dtype):
     np.testing.assert_array_equal(np.signbit(y), np.signbit(expected))
     strided = x[:, ::2]                                   # not contiguous: NumPy's own call
     np.testing.assert_array_equal(F.relu(strided), np.maximum(strided, 0))
+    fortran = np.asfortranarray(x)                        # Fortran order: the same fast path
+    y = F.relu(fortran)
+    assert y.flags.f_contiguous
+    np.testing.assert_array_equal(y, expected)
+    out = np.empty_like(fortran)
+    assert F.relu(fortran, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    F.relu(fortran, out=fortran)                          # in place
+    np.testing.assert_array_equal(fortran, expected)
 
 
 def test_relu_gradient_on_a_large_batch_is_the_mask_of_positive_inputs():
@@ -173,7 +200,7 @@ def test_softmax_cross_entropy_of_many_rows_matches_the_log_softmax_composite(ro
     assert np.isnan(F.softmax_cross_entropy(nan, y)[5])
 
 
-@pytest.mark.parametrize("xshape", [(4,), (3, 4), (2, 3, 4)])
+@pytest.mark.parametrize("xshape", [(4,), (1, 4), (3, 4), (2, 3, 4)])
 def test_linear_with_relu_equals_relu_of_linear_with_its_derivatives(xshape):
     x, W, b = rng.standard_normal(xshape), rng.standard_normal((5, 4)), rng.standard_normal(5)
     fused = lambda x, W, b: F.linear(x, W, b, activation="relu")

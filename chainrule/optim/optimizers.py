@@ -13,18 +13,24 @@ import math
 
 import numpy as np
 
+from .._blas import axpy
 from .._core import Tensor, _primal, bump_version, enable_grad, no_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
 
 
-def step_parameter(p, delta):
-    """``p ← p - delta`` in place, counted by the version counter that protects saved arrays.
+def step_parameter(p, delta, scale=1.0, scratch=None):
+    """``p ← p - scale·delta`` in place, counted by the version counter that protects saved
+    arrays; ``scratch`` (an array like ``p``'s, or ``delta`` itself) holds ``scale·delta``
+    where BLAS ``axpy`` cannot be used (see ``chainrule._blas``).
 
-    What ``p.sub_(delta)`` does, without its checks: an optimizer updates its own leaves, under
-    ``no_grad``, at every step."""
+    What ``p.sub_(delta, alpha=scale)`` does, without its checks: an optimizer updates its own
+    leaves, under ``no_grad``, at every step."""
     value = p._value
-    np.subtract(value, delta, out=value)
+    if not axpy(-scale, delta, value):
+        if scale != 1.0:
+            delta = np.multiply(delta, scale, out=scratch)
+        np.subtract(value, delta, out=value)
     bump_version(p)
 
 
@@ -250,9 +256,7 @@ class SGD(Optimizer):
                 g = b
             else:
                 g = buf
-        out = g if g is a or g is b else b
-        np.multiply(g, lr, out=out)
-        step_parameter(p, out)
+        step_parameter(p, g, lr, g if g is a or g is b else b)
 
 
 _TOGETHER = 1 << 14       # Adam updates parameters with fewer entries than this together
@@ -449,10 +453,9 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= mu
             buf += b
-            np.multiply(buf, lr, out=b)
+            step_parameter(p, buf, lr, b)
         else:
-            b *= lr
-        step_parameter(p, b)
+            step_parameter(p, b, lr, b)
 
 
 def clip_grad_norm_(params, max_norm, norm_type=2.0):

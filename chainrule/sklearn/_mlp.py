@@ -104,9 +104,9 @@ class _VelocitySGD(Optimizer):
         if group["nesterov"]:
             np.multiply(v, mu, out=a)
             np.subtract(b, a, out=b)              # w ← w − (ηg − μv)
+            step_parameter(p, b)
         else:
-            np.negative(v, out=b)
-        step_parameter(p, b)
+            step_parameter(p, v, -1.0, b)         # w ← w + v
 
 
 class _ScikitAdam(Adam):
