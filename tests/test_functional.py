@@ -275,3 +275,20 @@ def test_relu_into_an_overlapping_out_is_numpys_answer():
     x = base.copy()
     F.relu(x[:-1], out=x[1:])                            # shifted by one element: not chunk-safe
     np.testing.assert_array_equal(x[1:], expected)
+
+
+def test_cross_entropy_backward_reuses_only_its_own_forward_exponentials():
+    # the backward pass finishes the softmax from the last forward pass's exponentials; a
+    # gradient of an older loss, or after another forward pass, must not take them
+    z1, z2 = rng.standard_normal((6, 4)), rng.standard_normal((6, 4)) * 5
+    y = np.array([0, 1, 2, 3, 0, 1])
+    expected = [(special.softmax(z, axis=-1) - np.eye(4)[y]) / 6 for z in (z1, z2)]
+    t1, t2 = cr.tensor(z1, requires_grad=True), cr.tensor(z2, requires_grad=True)
+    l1 = F.softmax_cross_entropy(t1, y, "mean")
+    l2 = F.softmax_cross_entropy(t2, y, "mean")
+    l1.backward()                                          # not the latest forward pass
+    l2.backward(retain_graph=True)                         # the latest one
+    np.testing.assert_allclose(t1.grad, expected[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t2.grad, expected[1], rtol=1e-12, atol=1e-15)
+    l2.backward()                                          # again: the saved values are intact
+    np.testing.assert_allclose(t2.grad, 2 * expected[1], rtol=1e-12, atol=1e-15)

@@ -232,11 +232,20 @@ def _row_sum(e):
     return e.sum(axis=-1)
 
 
+# The last forward pass's exponentials, (z, exp(z - max), their row sums), for the backward
+# pass to finish the softmax from instead of computing it again (4 passes fewer per step).
+# Matched by identity: the entry holds z, so its id is not reused.
+_last_exp = [None]
+
+
 def _softmax_cross_entropy(z, target, reduce, divisor):
     m = _row_max(z)
     with np.errstate(under="ignore"):            # exp(-2e4) = 0 is the right answer
         e = np.exp(z - m)
-    lse = np.log(_row_sum(e)) + m[..., 0]
+    sums = _row_sum(e)
+    if z.ndim == 2 and target.ndim == 1 and type(z) is np.ndarray:
+        _last_exp[0] = (z, e, sums)
+    lse = np.log(sums) + m[..., 0]
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
         per_row = lse - np.einsum("...k,...k->...", target, z)
     elif z.ndim == 2:
@@ -270,11 +279,15 @@ def _ce_vjp(g, ans, z, target, reduce, divisor):
 
 
 def _ce_grad_plain(g, z, labels, divisor):
-    """The same VJP on plain arrays (the training loop's case), in place on one fresh array."""
-    p = z - _row_max(z)
-    with np.errstate(under="ignore"):
-        np.exp(p, out=p)
-    p /= _row_sum(p)[:, None]
+    """The same VJP on plain arrays (the training loop's case), on one fresh array."""
+    last = _last_exp[0]
+    if last is not None and last[0] is z:
+        p = last[1] / last[2][:, None]           # the forward pass's exponentials, normalized
+    else:
+        p = z - _row_max(z)
+        with np.errstate(under="ignore"):
+            np.exp(p, out=p)
+        p /= _row_sum(p)[:, None]
     p[np.arange(len(p)), labels] -= 1
     p *= g / divisor
     return p
