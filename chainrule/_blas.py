@@ -49,11 +49,16 @@ def _numpy_openblas():
         return None
 
 
+_max_n = 2 ** 63 - 1   # the largest length the library's integers hold (2**31 - 1 for LP64)
+
+
 def _load():
+    global _max_n
     found = _numpy_openblas()
     if found is None:
         return {}
     lib, ilp64 = found
+    _max_n = 2 ** 63 - 1 if ilp64 else 2 ** 31 - 1
     suffix, int_t = ("64_", ctypes.c_int64) if ilp64 else ("", ctypes.c_int32)
     funcs = {}
     for dtype, letter, scalar in ((np.float32, "s", ctypes.c_float), (np.float64, "d", ctypes.c_double)):
@@ -73,16 +78,20 @@ def _load():
 def axpy(alpha, x, y):
     """``y ← y + alpha·x`` in place, for contiguous float32 or float64 arrays of one shape and
     dtype with at least ``AXPY_MIN`` entries. Returns whether it did the update: ``False``
-    leaves ``y`` untouched, for the caller to update with NumPy."""
+    leaves ``y`` untouched, for the caller to update with NumPy.
+
+    ``alpha = 0`` is declined: BLAS then returns at once, where ``y + 0·x`` is NaN wherever
+    ``x`` is NaN or infinite (a learning rate warming up from 0 must still show a NaN gradient)."""
     global _funcs
     if (type(x) is not np.ndarray or type(y) is not np.ndarray or x.size < AXPY_MIN
             or x.dtype != y.dtype or x.shape != y.shape or not y.flags.writeable
-            or not (x.flags.c_contiguous and y.flags.c_contiguous) or np.may_share_memory(x, y)):
+            or not (x.flags.c_contiguous and y.flags.c_contiguous) or np.may_share_memory(x, y)
+            or alpha == 0):
         return False
     if _funcs is None:
         _funcs = _load()
     f = _funcs.get(x.dtype)
-    if f is None:
+    if f is None or x.size > _max_n:
         return False
     f(x.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)
     return True

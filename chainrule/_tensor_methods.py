@@ -136,7 +136,19 @@ def _shape_args(args):
 
 
 _method("reshape", lambda self, *shape, order="C": cnp.reshape(self, _shape_args(shape), order=order))
-_method("view", lambda self, *shape: cnp.reshape(self, _shape_args(shape)))
+def _view(self, *shape):
+    # as in PyTorch, a view shares memory: where NumPy's reshape would copy (a transpose, a
+    # strided slice, a Fortran-ordered array), it is refused rather than silently copied
+    shape = _shape_args(shape)
+    out = cnp.reshape(self, shape)
+    if self.size and not np.may_share_memory(_primal(out), _primal(self)):
+        raise RuntimeError(f"view: a tensor of shape {self.shape} cannot be viewed as shape "
+                           f"{tuple(shape)} without copying (its memory is strided or in Fortran "
+                           "order, e.g. a transpose); use reshape(), which copies")
+    return out
+
+
+_method("view", _view)
 _method("transpose", lambda self, *axes: cnp.transpose(self, _shape_args(axes) or None))
 _method("ravel", lambda self, order="C": cnp.ravel(self, order))
 _method("flatten", lambda self, order="C": cnp.ravel(self, order))

@@ -89,3 +89,14 @@ def test_adam_on_a_large_parameter_matches_the_formula():
         m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
         hand = hand - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
         np.testing.assert_allclose(w.numpy(), hand, rtol=1e-12, atol=1e-14)
+
+
+def test_a_zero_learning_rate_still_spreads_a_nan_gradient_into_large_parameters():
+    # BLAS axpy returns at once for alpha = 0; w - 0·NaN is NaN, as in NumPy and PyTorch
+    x, y = np.full(N, np.nan), np.ones(N)
+    assert _blas.axpy(0.0, x, y) is False
+    for size in (3, N):
+        w = nn.Parameter(np.ones(size))
+        w.grad = np.full(size, np.nan)
+        optim.SGD([w], lr=0.0).step()
+        assert np.isnan(w.numpy()).all()

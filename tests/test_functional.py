@@ -60,6 +60,14 @@ def test_linear_with_few_rows_computes_the_transposed_product_with_the_same_valu
     assert got[0][3].flags.c_contiguous                   # the weight gradient stays (out, in)
 
 
+def test_linear_keeps_the_usual_order_for_batches_of_256_rows_and_more():
+    # Fortran-ordered results are kept to batches where they pay (mixing orders in a later
+    # elementwise operation is slow on large arrays)
+    W = np.ones((512, 4))
+    assert F.linear(np.ones((255, 4)), W).flags.f_contiguous
+    assert F.linear(np.ones((256, 4)), W).flags.c_contiguous
+
+
 def test_linear_names_both_shapes_when_features_disagree():
     expected = r"linear: input of shape \(2, 3\) does not match weight of shape \(5, 4\)"
     with pytest.raises(ValueError, match=expected):
@@ -292,3 +300,14 @@ def test_cross_entropy_backward_reuses_only_its_own_forward_exponentials():
     np.testing.assert_allclose(t2.grad, expected[1], rtol=1e-12, atol=1e-15)
     l2.backward()                                          # again: the saved values are intact
     np.testing.assert_allclose(t2.grad, 2 * expected[1], rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_keeps_no_logits_alive_for_its_backward_pass():
+    import gc
+    import weakref
+    z = rng.standard_normal((50, 7))
+    F.softmax_cross_entropy(z, np.zeros(50, int), "mean")
+    alive = weakref.ref(z)
+    del z
+    gc.collect()
+    assert alive() is None and F._last_exp[0] is None      # nor their exponentials

@@ -615,6 +615,33 @@ def test_dropout_draws_its_mask_in_the_activations_dtype():
     np.testing.assert_array_equal(nn.Dropout(0.25, rng=7)(x64) != 0, keep64)
 
 
+def test_dropout_draws_its_mask_in_the_activations_memory_order():
+    # a Fortran-ordered activation (a Linear output for a small batch) gets a Fortran-ordered
+    # mask, so the multiply runs over both arrays in step
+    x = np.asfortranarray(np.arange(1.0, 1 + 40 * 300).reshape(40, 300))
+    out = nn.Dropout(0.5, rng=3)(x)
+    keep = (np.random.default_rng(3).random((300, 40)) >= 0.5).T
+    assert out.flags.f_contiguous
+    np.testing.assert_array_equal(out, np.where(keep, 2 * x, 0.0))
+    layer = nn.Sequential(nn.Linear(4, 300, rng=0), nn.Dropout(0.5, rng=3))
+    assert layer(np.ones((40, 4))).numpy().flags.f_contiguous
+
+
+def test_view_shares_memory_or_is_refused_like_pytorchs():
+    t = cr.tensor(np.arange(6.0).reshape(2, 3))
+    v = t.view(-1)
+    v.numpy()[0] = 10.0
+    assert t.numpy()[0, 0] == 10.0
+    with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(3, 2\) cannot be viewed as "
+                                           r"shape \(6,\) without copying.*use reshape\(\)"):
+        t.T.view(6)
+    np.testing.assert_array_equal(t.T.reshape(6), t.numpy().T.reshape(6))
+    with cr.no_grad():
+        y = nn.Linear(4, 8, rng=0)(np.ones((2, 4)))      # Fortran-ordered (2 rows, 8 outputs)
+    with pytest.raises(RuntimeError, match="use reshape"):
+        y.view(-1)
+
+
 def _graph_ops(t):
     """The primitive names of a Tensor's graph, output first."""
     ops, stack = [], [t._node]

@@ -18,6 +18,7 @@ of any order still work.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -31,15 +32,21 @@ __all__ = ["linear", "relu", "softmax_cross_entropy"]
 
 # ---- linear: y = x Wᵀ + b, optionally followed by relu
 
+_TRANSPOSE_BELOW = 256     # batches from here on keep the usual order (see _product)
+
+
 def _product(a, b):
     """``a @ b`` for 2-D ``a`` and ``b``, computed as ``(bᵀ aᵀ)ᵀ`` when the result has fewer rows
     than columns (a batch smaller than the layer). OpenBLAS runs such products faster that way
     round: 32 x 784 times 784 x 256 in float32 takes 72 us one way and 42 us the other, and the
-    training step of ``bench/train_step.py`` gains 10 % at batch 128 and 192. For results with
-    more rows than columns the usual order is the faster one (10 % at batch 512 and 2048).
-    The result is then a transposed (Fortran-ordered) array, which every later operation
-    accepts."""
-    if a.ndim == 2 and b.ndim == 2 and len(a) < b.shape[1]:
+    training step of ``bench/train_step.py`` gains about 10 % from batch 32 to 192. For results
+    with more rows than columns the usual order is the faster one (10 % at batch 512 and 2048).
+
+    The result is then a Fortran-ordered array. NumPy gives the same values for it, but an
+    elementwise operation that mixes it with a C-ordered array of the same shape runs several
+    times slower once the arrays outgrow the caches, so batches of ``_TRANSPOSE_BELOW`` rows
+    and more keep the usual order, and ``Dropout`` draws its mask in its input's order."""
+    if a.ndim == 2 and b.ndim == 2 and len(a) < b.shape[1] and len(a) < _TRANSPOSE_BELOW:
         return np.matmul(b.T, a.T).T
     return np.matmul(a, b)
 
@@ -235,10 +242,17 @@ def _row_sum(e):
     return e.sum(axis=-1)
 
 
-# The last forward pass's exponentials, (z, exp(z - max), their row sums), for the backward
-# pass to finish the softmax from instead of computing it again (4 passes fewer per step).
-# Matched by identity: the entry holds z, so its id is not reused.
+# The last forward pass's exponentials, (weak reference to z, exp(z - max), their row sums),
+# for the backward pass to finish the softmax from instead of computing it again (4 passes
+# fewer per step). The entry lives as long as z does: when z is freed (by the backward pass
+# that used it, or by the caller), the reference's callback empties the slot.
 _last_exp = [None]
+
+
+def _forget_exp(ref):
+    last = _last_exp[0]
+    if last is not None and last[0] is ref:
+        _last_exp[0] = None
 
 
 def _softmax_cross_entropy(z, target, reduce, divisor):
@@ -247,7 +261,7 @@ def _softmax_cross_entropy(z, target, reduce, divisor):
         e = np.exp(z - m)
     sums = _row_sum(e)
     if z.ndim == 2 and target.ndim == 1 and type(z) is np.ndarray:
-        _last_exp[0] = (z, e, sums)
+        _last_exp[0] = (weakref.ref(z, _forget_exp), e, sums)
     lse = np.log(sums) + m[..., 0]
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
         per_row = lse - np.einsum("...k,...k->...", target, z)
@@ -284,7 +298,7 @@ def _ce_vjp(g, ans, z, target, reduce, divisor):
 def _ce_grad_plain(g, z, labels, divisor):
     """The same VJP on plain arrays (the training loop's case), on one fresh array."""
     last = _last_exp[0]
-    if last is not None and last[0] is z:
+    if last is not None and last[0]() is z:
         p = last[1] / last[2][:, None]           # the forward pass's exponentials, normalized
     else:
         p = z - _row_max(z)
