@@ -278,13 +278,19 @@ class TrainStep:
     are those of the ordinary step to the last bit.  ``replayed`` says whether the last call
     was a replay; ``reason`` why steps are not replayed, when they are not.
     ``replay=False`` runs every step the ordinary way.
+
+    ``check(value)``, if given, is called with the loss (a float) before the backward pass;
+    an exception it raises ends the step there, before any gradient or update (``fit`` stops a
+    diverging run this way). A replay that raises anywhere is run again the ordinary way, so
+    every error is the ordinary step's.
     """
 
-    def __init__(self, model, loss, optimizer, replay=True):
+    def __init__(self, model, loss, optimizer, replay=True, check=None):
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
         self.replay = replay
+        self.check = check
         self.outputs = None
         self.replayed = False
         self.reason = None
@@ -320,6 +326,8 @@ class TrainStep:
 
     def _backward_and_update(self, outputs, value):
         """The rest of an ordinary step, once the loss ``value`` of ``outputs`` is known."""
+        if self.check is not None:
+            self.check(float(value))
         value.backward()
         self.optimizer.step()
         self.outputs = np.asarray(_core._primal(outputs))
@@ -368,10 +376,15 @@ class TrainStep:
 
     def _replay(self, program, x, y):
         self.optimizer.zero_grad()
-        values, nodes = program.run((x, y))
+        try:
+            values, nodes = program.run((x, y))
+        except Exception:                             # a check refused the batch: the ordinary
+            return None                               # step raises the ordinary error
         value = values[program.loss]
         if value != value:                            # NaN: let the ordinary step report it
             return None
+        if self.check is not None:
+            self.check(float(value))
         seed = np.ones(np.shape(value), np.asarray(value).dtype)
         store_grads(backward_pass([nodes[program.loss]], [seed], retain_graph=False), seed)
         self.optimizer.step()

@@ -37,6 +37,7 @@ import numpy as np
 
 from . import checkpoint
 from ._core import no_grad
+from .replay import TrainStep
 
 __all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
            "TrainingDiverged", "TrainingState"]
@@ -371,7 +372,7 @@ def _progress_bar(progress, total, desc):
 
 
 def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks=(), progress=True,
-        scheduler=None, resume=None):
+        scheduler=None, resume=None, replay=False):
     """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones); return a :class:`History`.
 
     * ``loss(outputs, targets)`` returns the mean loss of a batch, a scalar Tensor.
@@ -380,6 +381,11 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
     * ``progress``: a tqdm bar per epoch with the running loss and samples per second.
     * ``scheduler``: stepped once per epoch (``scheduler.step()``), saved in checkpoints.
     * ``resume``: a :class:`ModelCheckpoint` file to continue from.
+    * ``replay``: take the steps of single-input batches through
+      :class:`chainrule.replay.TrainStep`, which records a step and replays it with less
+      Python and the same numbers to the last bit. Only for a model whose forward pass takes
+      no Python decisions on the data's values (see :mod:`chainrule.replay`); a step it cannot
+      replay runs the ordinary way, with one ``RuntimeWarning`` that says why.
 
     Raises :class:`TrainingDiverged` when the loss or the model's outputs become NaN or
     infinite, and ``ValueError`` for a loader that yields no batches.
@@ -397,9 +403,13 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
     for cb in callbacks:
         cb.on_train_begin(state)
     _restore_callbacks(state, saved_callbacks)
+    step = None
+    if replay:
+        step = TrainStep(model, lambda outputs, targets: _batch_loss(loss, outputs, targets, "fit"),
+                         optimizer, check=_finite_loss)
     try:
         while state.epoch < epochs and not state.stop:
-            _train_epoch(state, loss, progress, callbacks)
+            _train_epoch(state, loss, progress, callbacks, step)
             for cb in callbacks:
                 cb.on_epoch_end(state)
     finally:
@@ -423,6 +433,19 @@ class _NonFiniteOutputs(ValueError):
     """The model's outputs hold NaN or infinity (a loss refused them)."""
 
 
+class _NonFiniteLoss(ArithmeticError):
+    """A training batch's loss is NaN or infinite (raised before its backward pass)."""
+
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
+
+
+def _finite_loss(value):
+    if not math.isfinite(value):
+        raise _NonFiniteLoss(value)
+
+
 def _batch_loss(loss, outputs, targets, where):
     """``loss(outputs, targets)``; a ValueError caused by non-finite outputs becomes _NonFiniteOutputs."""
     try:
@@ -433,7 +456,7 @@ def _batch_loss(loss, outputs, targets, where):
         raise _NonFiniteOutputs(f"{where}: the model's outputs contain NaN or infinite values") from e
 
 
-def _train_epoch(state, loss, progress, callbacks):
+def _train_epoch(state, loss, progress, callbacks, step=None):
     model, optimizer = state.model, state.optimizer
     model.train()
     total = len(state.train_loader) if hasattr(state.train_loader, "__len__") else None
@@ -447,18 +470,23 @@ def _train_epoch(state, loss, progress, callbacks):
     try:
         for b, batch in enumerate(state.train_loader):
             *inputs, targets = batch
-            optimizer.zero_grad()
-            outputs = model(*inputs)
             try:
-                value = _batch_loss(loss, outputs, targets, "fit")
+                if step is not None and len(inputs) == 1:
+                    lv = step(inputs[0], targets)
+                    outputs = step.outputs
+                else:
+                    optimizer.zero_grad()
+                    outputs = model(*inputs)
+                    value = _batch_loss(loss, outputs, targets, "fit")
+                    lv = float(value)
+                    _finite_loss(lv)
+                    value.backward()
+                    optimizer.step()
             except _NonFiniteOutputs:
                 raise _diverged(state, callbacks, "the model's outputs became NaN or infinite",
                                 b + 1) from None
-            lv = float(value)
-            if not math.isfinite(lv):
-                raise _diverged(state, callbacks, f"the training loss became {lv}", b + 1)
-            value.backward()
-            optimizer.step()
+            except _NonFiniteLoss as e:
+                raise _diverged(state, callbacks, f"the training loss became {e.value}", b + 1) from None
             n = len(targets)
             total_loss += lv * n
             seen += n

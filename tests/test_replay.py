@@ -276,3 +276,33 @@ def test_primitives_with_several_outputs_are_replayed_exactly():
 
     models, steps = _pair(loss=loss)
     assert _run(models, steps, _batches(5, (6,), 3, np.random.default_rng(17), np.float64))[2:] == [True] * 3
+
+
+class _Refused(Exception):
+    pass
+
+
+@pytest.mark.parametrize("at_step", [0, 1, 4])          # recording, second recording, replay
+def test_a_check_that_refuses_the_loss_ends_the_step_before_any_gradient_or_update(at_step):
+    seen = []
+
+    def check(value):
+        seen.append(value)
+        if len(seen) == at_step + 1:
+            raise _Refused(value)
+
+    model = _mlp()
+    step = TrainStep(model, losses.cross_entropy, _sgd(model), check=check)
+    reference = _mlp()
+    plain = TrainStep(reference, losses.cross_entropy, _sgd(reference), replay=False)
+    for k, (x, y) in enumerate(_batches(6, (6,), 3, np.random.default_rng(21))):
+        if k == at_step:
+            before = [p.data.copy() for p in model.parameters()]
+            with pytest.raises(_Refused):
+                step(x, y)
+            assert all(p.grad is None for p in model.parameters())
+            for p, b in zip(model.parameters(), before):
+                np.testing.assert_array_equal(p.data, b)
+            continue
+        _assert_same([model, reference], [step(x, y), plain(x, y)])
+    assert len(seen) == 6 and step.replayed                  # the later steps were replays

@@ -1,5 +1,7 @@
 """chainrule.train and chainrule.metrics: fitting, evaluating, stopping, checkpoints, resuming."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -142,6 +144,50 @@ def test_a_nan_loss_stops_training_and_leaves_the_last_good_checkpoint(tmp_path)
     assert checkpoint.load(path, restored)["epoch"] == 2
     for name, value in _params(restored).items():
         assert np.array_equal(value, snaps.params[1][name])
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_fit_with_replay_gives_the_ordinary_numbers_to_the_last_bit(dropout, monkeypatch):
+    from chainrule import replay
+    replays = []
+    original = replay.TrainStep._replay
+    monkeypatch.setattr(replay.TrainStep, "_replay",
+                        lambda self, *a: replays.append(1) or original(self, *a))
+    results = []
+    for use_replay in (False, True):
+        model, opt, loader = _setup(dropout=dropout)          # 240 samples: a short last batch
+        X, y = _blobs(seed=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = fit(model, cross_entropy, opt, loader, epochs=4,
+                          val_loader=DataLoader(X, y, batch_size=100), progress=False, replay=use_replay)
+        results.append((history.as_dict(), _params(model), [str(w.message) for w in caught]))
+    (h0, p0, w0), (h1, p1, w1) = results
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        assert h0[key] == h1[key]
+    for k in p0:
+        np.testing.assert_array_equal(p0[k], p1[k])
+    assert not w0
+    if dropout:                                   # a fresh mask at each step: never replayed
+        assert not replays and len(w1) == 1 and "not replayed" in w1[0] and "dropout" in w1[0]
+    else:
+        # each epoch (train() starts it) records its first two batches and its short last one
+        assert not w1 and len(replays) == 4 * 5
+
+
+def test_fit_with_replay_stops_a_diverging_run_where_the_ordinary_run_stops():
+    stops = []
+    for use_replay in (False, True):
+        _, _, loader = _setup()
+        model = nn.MLP([4, 16, 3], activation="relu", rng=0)
+        blowup = optim.SGD(model.parameters(), lr=1e30)
+        with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as stopped:
+            fit(model, cross_entropy, blowup, loader, epochs=3, progress=False, replay=use_replay)
+        stops.append((str(stopped.value), stopped.value.epoch, stopped.value.batch, _params(model)))
+    (m0, e0, b0, p0), (m1, e1, b1, p1) = stops
+    assert (m0, e0, b0) == (m1, e1, b1) and b0 > 2            # past the recordings: a replay stopped
+    for k in p0:
+        np.testing.assert_array_equal(p0[k], p1[k])
 
 
 def test_a_huge_learning_rate_is_caught_as_divergence():
