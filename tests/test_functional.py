@@ -60,12 +60,12 @@ def test_linear_with_few_rows_computes_the_transposed_product_with_the_same_valu
     assert got[0][3].flags.c_contiguous                   # the weight gradient stays (out, in)
 
 
-def test_linear_keeps_the_usual_order_for_batches_of_256_rows_and_more():
+def test_linear_keeps_the_usual_order_for_batches_of_more_than_128_rows():
     # Fortran-ordered results are kept to batches where they pay (mixing orders in a later
     # elementwise operation is slow on large arrays)
     W = np.ones((512, 4))
-    assert F.linear(np.ones((255, 4)), W).flags.f_contiguous
-    assert F.linear(np.ones((256, 4)), W).flags.c_contiguous
+    assert F.linear(np.ones((128, 4)), W).flags.f_contiguous
+    assert F.linear(np.ones((129, 4)), W).flags.c_contiguous
 
 
 def test_linear_names_both_shapes_when_features_disagree():

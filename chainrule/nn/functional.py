@@ -32,21 +32,24 @@ __all__ = ["linear", "relu", "softmax_cross_entropy"]
 
 # ---- linear: y = x Wᵀ + b, optionally followed by relu
 
-_TRANSPOSE_BELOW = 256     # batches from here on keep the usual order (see _product)
+_TRANSPOSE_MAX = 128       # larger batches keep the usual order (see _product)
 
 
 def _product(a, b):
     """``a @ b`` for 2-D ``a`` and ``b``, computed as ``(bᵀ aᵀ)ᵀ`` when the result has fewer rows
-    than columns (a batch smaller than the layer). OpenBLAS runs such products faster that way
-    round: 32 x 784 times 784 x 256 in float32 takes 72 us one way and 42 us the other, and the
-    training step of ``bench/train_step.py`` gains about 10 % from batch 32 to 192. For results
-    with more rows than columns the usual order is the faster one (10 % at batch 512 and 2048).
+    than columns and at most ``_TRANSPOSE_MAX`` rows (a small batch through a wider layer).
+    OpenBLAS runs such products faster that way round: 32 x 784 times 784 x 256 in float32
+    takes 72 us one way and 42 us the other, and the training step of ``bench/train_step.py``
+    is 5-11 % faster at batch 32 and 64. At batch 128 and 192 it depends on the machine's load:
+    10 % faster in a busy spell, while in a quiet one 128 gains nothing and 192 loses 2-4 %,
+    hence the cap. For results with more rows than columns the usual order is the faster one
+    (by 10 % at batch 512 and 2048).
 
     The result is then a Fortran-ordered array. NumPy gives the same values for it, but an
     elementwise operation that mixes it with a C-ordered array of the same shape runs several
-    times slower once the arrays outgrow the caches, so batches of ``_TRANSPOSE_BELOW`` rows
-    and more keep the usual order, and ``Dropout`` draws its mask in its input's order."""
-    if a.ndim == 2 and b.ndim == 2 and len(a) < b.shape[1] and len(a) < _TRANSPOSE_BELOW:
+    times slower once the arrays outgrow the caches: another reason to keep to small batches.
+    ``Dropout`` draws its mask in its input's order."""
+    if a.ndim == 2 and b.ndim == 2 and len(a) < b.shape[1] and len(a) <= _TRANSPOSE_MAX:
         return np.matmul(b.T, a.T).T
     return np.matmul(a, b)
 
