@@ -75,6 +75,12 @@ def _setitem(self, idx, value):
         bump_version(self)
         return
     if self._trace is _GLOBAL and self.is_leaf:
+        if self._node.leaf is None and _grad_mode.recorder is not None and not value_traced:
+            # the input of a step that chainrule.replay.TrainStep records: an array to the
+            # ordinary step, so written in place like one (and the step is then not replayed)
+            _writable(self, "__setitem__")[idx] = _primal(value)
+            bump_version(self)
+            return
         raise RuntimeError(
             "in-place assignment into a leaf tensor that requires grad; do it under "
             "chainrule.no_grad() or assign into a copy")

@@ -35,6 +35,12 @@ a mask of active hinge margins, ``np.arange(n)`` — would be frozen by a replay
 runs the ordinary way, with a warning that says why.  Like ``jax.jit``, a recording cannot see
 Python decisions taken on the *values* of the data (``if x.max() > 1: ...``): such a forward
 should not be replayed (``TrainStep(..., replay=False)``).
+
+While a step is recorded the model receives ``x`` as a Tensor, so that what it computes from
+``x`` alone is recorded too.  An item assignment into it (``x[:, 0] = 0``) is written into the
+batch as on an array, and the step is not replayed; but a forward that branches on
+``isinstance(x, np.ndarray)``, or writes into the batch with an augmented assignment
+(``x /= 2`` writes into an array but rebinds a Tensor), should not be replayed either.
 """
 
 from __future__ import annotations
@@ -315,7 +321,8 @@ class TrainStep:
             if value is not None:
                 return value
             return self._ordinary(x, y)               # a NaN loss: the ordinary path reports it
-        return self._record(key, program if program is not None and not program.ready else None, x, y)
+        first = program if program is not None and not program.ready and program.edits == _edits[0] else None
+        return self._record(key, first, x, y)
 
     # ---- the three ways of taking a step
 

@@ -458,6 +458,8 @@ def _batch_loss(loss, outputs, targets, where):
 
 def _train_epoch(state, loss, progress, callbacks, step=None):
     model, optimizer = state.model, state.optimizer
+    if step is not None:                          # a callback may have replaced either
+        step.model, step.optimizer = model, optimizer
     model.train()
     total = len(state.train_loader) if hasattr(state.train_loader, "__len__") else None
     bar = _progress_bar(progress, total, f"epoch {state.epoch + 1}/{state.epochs}")

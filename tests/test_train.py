@@ -175,6 +175,62 @@ def test_fit_with_replay_gives_the_ordinary_numbers_to_the_last_bit(dropout, mon
         assert not w1 and len(replays) == 4 * 5
 
 
+class _SwitchToSGD(Callback):
+    def on_epoch_end(self, state):
+        if state.epoch == 1:
+            state.optimizer = optim.SGD(state.model.parameters(), lr=0.5)
+
+
+class _Anneal(Callback):
+    def on_epoch_end(self, state):
+        state.model.t *= 0.9
+
+
+class _Annealed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.MLP([4, 8, 3], activation="relu", rng=0)
+        self.t = 1.0
+
+    def forward(self, x):
+        return self.net(x) * self.t
+
+
+class _ZeroFirstFeature(_Annealed):
+    def forward(self, x):
+        x[:, 0] = 0.0                             # writes into the batch, as on an ndarray
+        return self.net(x)
+
+
+@pytest.mark.parametrize("case", ["swap optimizer", "anneal", "write into the batch"])
+def test_fit_with_replay_follows_callbacks_and_forwards_like_the_ordinary_run(case):
+    # a callback may replace the optimizer, or change a module between epochs; a forward may
+    # write into its input: the replaying run must give the ordinary numbers, warning only
+    # when it cannot replay
+    results = []
+    for use_replay in (False, True):
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=(100, 4)), rng.integers(0, 3, 100)      # a short last batch
+        model = _ZeroFirstFeature() if case == "write into the batch" else _Annealed()
+        callbacks = {"swap optimizer": [_SwitchToSGD()], "anneal": [_Anneal()]}.get(case, [])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = fit(model, cross_entropy, optim.Adam(model.parameters(), lr=0.01),
+                          DataLoader(X, y, batch_size=16), epochs=3, callbacks=callbacks, progress=False,
+                          replay=use_replay)
+        results.append((history.train_loss, _params(model), [str(w.message) for w in caught], X))
+    (l0, p0, w0, X0), (l1, p1, w1, X1) = results
+    assert l0 == l1 and not w0
+    for k in p0:
+        np.testing.assert_array_equal(p0[k], p1[k])
+    np.testing.assert_array_equal(X0, X1)
+    if case == "write into the batch":
+        assert (X1[:, 0] == 0).all()
+        assert len(w1) == 1 and "changes an array in place" in w1[0]
+    else:
+        assert not w1
+
+
 def test_fit_with_replay_stops_a_diverging_run_where_the_ordinary_run_stops():
     stops = []
     for use_replay in (False, True):
