@@ -306,3 +306,16 @@ def test_a_check_that_refuses_the_loss_ends_the_step_before_any_gradient_or_upda
             continue
         _assert_same([model, reference], [step(x, y), plain(x, y)])
     assert len(seen) == 6 and step.replayed                  # the later steps were replays
+
+
+def test_train_on_a_model_already_training_keeps_the_recording_and_eval_does_not():
+    models, steps = _pair()
+    batches = list(_batches(7, (6,), 3, np.random.default_rng(22)))
+    assert _run(models, steps, batches[:3]) == [False, False, True]
+    for m in models:
+        m.train()                                  # no change of mode: nothing to record again
+    assert _run(models, steps, batches[3:4]) == [True]
+    for m in models:
+        m.eval()
+        m.train()                                  # two changes of mode: recorded again
+    assert _run(models, steps, batches[4:]) == [False, False, True]

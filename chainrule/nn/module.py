@@ -285,9 +285,11 @@ class Module:
 
     def train(self, mode=True):
         """Training mode (``mode=True``) or evaluation mode for this module and all below it."""
-        _edits[0] += 1
+        mode = bool(mode)
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            if m.__dict__.get("training") is not mode:
+                _edits[0] += 1                   # a mode that changes is an edit (replay.TrainStep)
+                object.__setattr__(m, "training", mode)
         return self
 
     def eval(self):
