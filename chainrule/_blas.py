@@ -27,6 +27,7 @@ import numpy as np
 AXPY_MIN = 16384      # entries: below this NumPy's two passes beat the foreign call (~2 us)
 
 _funcs = None         # {dtype: foreign function}, filled on first use; {} where unavailable
+_max_n = 2 ** 63 - 1  # the longest array the library's integers can count (2**31 - 1 for LP64)
 
 
 def _numpy_openblas():
@@ -47,9 +48,6 @@ def _numpy_openblas():
         return ctypes.CDLL(candidates[0]), ilp64
     except OSError:
         return None
-
-
-_max_n = 2 ** 63 - 1   # the largest length the library's integers hold (2**31 - 1 for LP64)
 
 
 def _load():

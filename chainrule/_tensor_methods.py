@@ -142,6 +142,8 @@ def _shape_args(args):
 
 
 _method("reshape", lambda self, *shape, order="C": cnp.reshape(self, _shape_args(shape), order=order))
+
+
 def _view(self, *shape):
     # as in PyTorch, a view shares memory: where NumPy's reshape would copy (a transpose, a
     # strided slice, a Fortran-ordered array), it is refused rather than silently copied
