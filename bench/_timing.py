@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import time
 
 import numpy as np
+
+
+def blas_line():
+    """Which BLAS NumPy calls, and whether OpenBLAS's kernels are pinned by the environment:
+    timings of NumPy-based steps differ by up to 1.7x between the two on the same machine."""
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+        name = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except (AttributeError, KeyError, TypeError):
+        name = "unknown"
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    kernels = (f"kernels pinned to {core} by OPENBLAS_CORETYPE" if core
+               else "the machine's own kernels")
+    return f"NumPy's BLAS: {name}, {kernels}; {os.cpu_count()} cores"
 
 
 def measure(fn, repeat=15, warmup=3, min_time=0.05):

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # this checkout
 sys.path.insert(0, os.path.dirname(__file__))
 import train_step as ts  # noqa: E402
-from _timing import measure_together, settle  # noqa: E402
+from _timing import blas_line, measure_together, settle  # noqa: E402
 
 OTHER = "chainrule_other"
 
@@ -49,6 +49,7 @@ def main():
     try:
         settle()
         print(f"this checkout against {args.other}: one training step, medians in ms")
+        print(blas_line())
         print(f"  {'batch':>6s} {'this':>9s} {'other':>9s} {'by hand':>9s} {'this/other':>11s} "
               f"{'this/hand':>10s} {'other/hand':>11s}")
         for batch in args.batches:

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import blas_line  # noqa: E402
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SIZES = [784, 256, 128, 10]
 
@@ -125,6 +128,7 @@ def main(argv=None):
         print(json.dumps(fn(args.data_dir, args.epochs, args.steps)))
         return 0
     print(__doc__.splitlines()[0])
+    print(blas_line())
     ours, err = _run_child("chainrule", args)
     if ours is None:
         print(f"  chainrule failed: {err}")

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import measure, measure_together, optional, report, rest, settle  # noqa: E402
+from _timing import blas_line, measure, measure_together, optional, report, rest, settle  # noqa: E402
 
 SIZES = (784, 256, 256, 10)
 LR = 0.01
@@ -211,6 +211,7 @@ PEERS = [("chainrule TrainStep (replay)", chainrule_replay), ("8 matrix products
 
 def main(batches):
     print(__doc__.split("\n\n")[0])
+    print(blas_line())
     if SIZES != (784, 256, 256, 10):
         print(f"(with layer sizes {'-'.join(map(str, SIZES))} instead)")
     for name in ("torch", "jax", "jax.numpy", "autograd.numpy"):
