@@ -2,6 +2,7 @@
 
 * ``engine.py``       per-operation overhead, an MLP Jacobian, a Hessian-vector product;
 * ``train_step.py``   one training step of a 784-256-256-10 MLP at batch 32 ... 2048;
+* ``levers.py``       the BLAS-side levers of that step (the weights' update, the products' order);
 * ``mnist_epoch.py``  a full MNIST epoch (time, peak memory, memory over many steps);
 * ``sklearn_parity.py`` the scikit-learn estimators beside scikit-learn's.
 
@@ -23,6 +24,7 @@ def main(argv=None):
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     runs = [["engine.py"],
             ["train_step.py"] + (["32", "512"] if quick else []),
+            ["levers.py"],
             ["mnist_epoch.py"] + (["--epochs", "1"] if quick else ["--steps", "10000"]),
             ["sklearn_parity.py"] + (["--repeats", "1"] if quick else [])]
     status = 0
