@@ -376,8 +376,9 @@ def _check_features(model, meta, X, source):
 
 
 def _scaled(X, meta):
+    from . import data
     divide_by = _divide_by(meta)
-    return X if divide_by == 1.0 else X / np.float32(divide_by)
+    return X if divide_by == 1.0 else data._divided(X, divide_by)
 
 
 def _read_samples(path, expected):

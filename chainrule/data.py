@@ -192,6 +192,13 @@ def load_fashion_mnist(root=None, download=True, flatten=False):
 _API_WORDS = {"root": "pass root=", "no_download": "download=False"}
 
 
+def _divided(X, divisor, out=False):
+    """``X / divisor`` as the loaders scale raw pixels: times the float32 reciprocal (in place
+    with ``out=True``). ``chainrule predict`` scales raw input with this too, so that a model
+    sees the very numbers it was trained on."""
+    return np.multiply(X, np.float32(1.0 / divisor), out=X if out else None)
+
+
 def _load_idx_dataset(name, root, download, flatten, words=_API_WORDS):
     folder = _locate(name, root, download, words)
     splits = []
@@ -202,8 +209,7 @@ def _load_idx_dataset(name, root, download, flatten, words=_API_WORDS):
         if len(images) != len(labels):
             raise ValueError(f"load {name}: {images_file} holds {len(images)} images but "
                              f"{labels_file} holds {len(labels)} labels")
-        X = images.astype(np.float32)
-        X *= np.float32(1.0 / 255.0)
+        X = _divided(images.astype(np.float32), 255.0, out=True)
         if flatten:
             X = X.reshape(len(X), -1)
         splits.append((X, labels.astype(np.int64)))

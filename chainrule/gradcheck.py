@@ -17,7 +17,7 @@ import numpy as np
 
 from ._core import _primal
 from ._tree import tree_flatten, tree_map, tree_unflatten
-from .transforms import _jvp, jvp, vjp
+from .transforms import _argnums, _jvp, jvp, vjp
 
 __all__ = ["gradcheck", "GradcheckError"]
 
@@ -40,11 +40,7 @@ def gradcheck(f, *args, argnums=0, modes=("fwd", "rev"), order=2, eps=None, rtol
             raise ValueError(f"gradcheck: modes must be 'fwd' and/or 'rev', got {m!r}")
     if order < 1:
         raise ValueError(f"gradcheck: order must be at least 1, got {order}")
-    nums = (argnums,) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
-    nums = tuple(int(k) % len(args) if -len(args) <= k < len(args) else k for k in nums)
-    for k in nums:
-        if not 0 <= k < len(args):
-            raise ValueError(f"gradcheck: argnums={argnums} but {len(args)} argument(s) were given")
+    nums, _ = _argnums(argnums, len(args), "gradcheck")
     args = [tree_map(lambda v: np.asarray(_primal(v), dtype=np.float64), a) if k in nums else a
             for k, a in enumerate(args)]
     eps = 1e-6 if eps is None else eps
@@ -80,9 +76,7 @@ def _dot(a, b):
 
 
 def _axpy(alpha, v, x):
-    lx, tdef = tree_flatten(x)
-    lv, _ = tree_flatten(v)
-    return tree_unflatten(tdef, [xi + alpha * vi for xi, vi in zip(lx, lv)])
+    return tree_map(lambda xi, vi: xi + alpha * vi, x, v)
 
 
 def _check(f, primals, modes, order, eps, rtol, atol, rng, name, level):
@@ -129,9 +123,7 @@ def _check(f, primals, modes, order, eps, rtol, atol, rng, name, level):
 
 def _stack(a, b):
     """Two pytrees of the same structure as one, with a leading batch axis of 2."""
-    la, tdef = tree_flatten(a)
-    lb, _ = tree_flatten(b)
-    return tree_unflatten(tdef, [np.stack([x, y]) for x, y in zip(la, lb)])
+    return tree_map(lambda x, y: np.stack([x, y]), a, b)
 
 
 def _compare(got, expected, rtol, atol, name, mode, level):

@@ -205,7 +205,7 @@ class EarlyStopping(Callback):
 
 # the names save_training_state writes: metadata may not reuse them
 _TRAINING_STATE_KEYS = ("kind", "epoch", "history", "loader", "generators", "scheduler", "callbacks",
-                        "chainrule_version")
+                        "stop", "chainrule_version")
 
 
 class ModelCheckpoint(Callback):
@@ -286,6 +286,7 @@ def save_training_state(path, state, **metadata):
         "generators": {name: g.bit_generator.state for name, g in _generators(state.model).items()},
         "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
         "callbacks": _callback_states(state.callbacks),
+        "stop": state.stop,          # final here: checkpoints run after the other callbacks
     }
     checkpoint.save(path, state.model, state.optimizer, **metadata, **extra)
 
@@ -334,6 +335,7 @@ def _resume(path, state):
         state.scheduler.load_state_dict(meta["scheduler"])
     state.history = History.from_dict(meta["history"])
     state.epoch = meta["epoch"]
+    state.stop = bool(meta.get("stop", False))   # a run a callback had stopped stays stopped
     return meta.get("callbacks") or {}
 
 
@@ -342,8 +344,6 @@ def _restore_callbacks(state, saved):
     for key, cb in zip(_callback_keys(state.callbacks), state.callbacks, strict=True):
         if key in saved:
             cb.load_state_dict(saved[key])
-            if isinstance(cb, EarlyStopping) and cb.wait >= cb.patience:
-                state.stop = True                 # the run had stopped early: it stays stopped
 
 
 # --------------------------------------------------------------------------- the loops

@@ -321,3 +321,13 @@ def test_the_mnist_example_refuses_a_zero_epoch_count(capsys):
         with pytest.raises(SystemExit) as info:
             example.main(argv)
         assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_predict_scales_raw_pixels_to_the_very_numbers_the_loader_trained_on():
+    # the loaders multiply by the float32 reciprocal; dividing instead differs in the last bit
+    # for about half of the 256 pixel values
+    from chainrule.cli import _scaled
+    raw = np.arange(256, dtype=np.float32).reshape(16, 16)
+    loaded = data._divided(raw.copy(), 255.0, out=True)
+    np.testing.assert_array_equal(_scaled(raw, {"preprocessing": {"divide_by": 255.0}}), loaded)
+    assert not np.array_equal(raw / np.float32(255.0), loaded)        # the test can tell them apart

@@ -228,3 +228,11 @@ def test_gradcheck_takes_pytree_arguments_and_negative_argnums():
     assert cr.gradcheck(lambda d: cnp.sum(d["a"] * d["b"]), {"a": x3, "b": x3 + 1})
     assert cr.gradcheck(lambda a, b: cnp.sum(a * b), np.ones(2, np.float32),
                         np.ones(2, np.float32), argnums=-1)
+
+
+def test_gradcheck_refuses_argnums_out_of_range_or_named_twice():
+    f = lambda a, b: cnp.sum(a * b)
+    with pytest.raises(ValueError, match="gradcheck: argnums=2 but the function was called with 2"):
+        cr.gradcheck(f, x3, x3, argnums=2)
+    with pytest.raises(ValueError, match=r"gradcheck: argnums=\(0, -2\) names the same argument twice"):
+        cr.gradcheck(f, x3, x3, argnums=(0, -2))

@@ -747,3 +747,13 @@ def test_registered_names_stay_consistent_through_copy_reinit_and_class_attribut
     m.__init__(2, 2)                                     # built again: old names are gone first
     assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
     assert m.weight is dict(m.named_parameters())["weight"]
+
+
+def test_an_activation_given_as_the_librarys_function_or_module_is_known_by_its_name():
+    assert A.activation_name(A.relu) == A.activation_name(A.ReLU()) == "relu"
+    assert A.activation_name(lambda x: x) is None
+    assert type(A.activation_module(A.tanh)) is A.Tanh
+    mlp = nn.MLP([4, 8, 3], activation=A.relu, rng=0)          # fused like activation="relu"
+    assert type(mlp.layers[1]) is A.ReLU and mlp.layers[0]._fused_with(mlp.layers[1]) is not None
+    own = nn.MLP([4, 8, 3], activation=lambda x: x * 2, rng=0)
+    assert type(own.layers[1]) is A.Function

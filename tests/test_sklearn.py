@@ -553,3 +553,27 @@ def test_parity_bench_prints_iteration_counts_as_plain_numbers_or_a_dash(capsys)
     logistic, ridge = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"\d+", logistic.split()[-1]) and re.fullmatch(r"\d+", logistic.split()[-2])
     assert ridge.split()[-1] == "-" and re.fullmatch(r"\d+", ridge.split()[-2])
+
+
+@pytest.mark.parametrize("make", ["velocity", "adam"])
+def test_the_estimators_optimizers_reload_their_own_state(make):
+    # a second optimizer loaded with the first one's state takes the same next step
+    from chainrule.nn import Parameter
+    from chainrule.sklearn._mlp import _ScikitAdam, _VelocitySGD
+
+    def build(w):
+        if make == "velocity":
+            return _VelocitySGD([w], lr=0.1, momentum=0.9, nesterov=False)
+        return _ScikitAdam([w], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+
+    w = Parameter(np.ones(3))
+    opt = build(w)
+    w.grad = np.array([1.0, -2.0, 3.0])
+    opt.step()
+    twin = Parameter(w.numpy().copy())
+    reloaded = build(twin)
+    reloaded.load_state_dict(opt.state_dict())
+    for p, o in ((w, opt), (twin, reloaded)):
+        p.grad = np.array([0.5, 0.25, -1.0])
+        o.step()
+    np.testing.assert_array_equal(w.numpy(), twin.numpy())

@@ -397,6 +397,23 @@ def test_resuming_restores_early_stopping_so_the_run_stops_where_the_uninterrupt
     assert len(again) == stop
 
 
+class _StopAfter(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, state):
+        if state.epoch >= self.epochs:
+            state.stop = True
+
+
+def test_resuming_a_run_that_any_callback_stopped_trains_no_further(tmp_path):
+    path = tmp_path / "last.safetensors"
+    _, stopped = _digits_run(30, [ModelCheckpoint(path), _StopAfter(2)])
+    assert len(stopped) == 2
+    _, again = _digits_run(30, [], resume=path)              # no callback to stop it this time
+    assert len(again) == 2
+
+
 def test_resuming_restores_the_best_value_of_a_save_best_only_checkpoint(tmp_path):
     best_path, last_path = tmp_path / "best.safetensors", tmp_path / "last.safetensors"
     _, full = _digits_run(6, [ModelCheckpoint(best_path, save_best_only=True)])

@@ -182,12 +182,14 @@ class Function(Module):
 
 
 def activation_module(name):
-    """A new module for the activation called ``name``; a Module instance is returned as is and
-    any other callable ``f`` is wrapped in ``Function(f)``."""
+    """A new module for the activation called ``name``; a Module instance is returned as is, one
+    of this module's functions gives its module (``relu`` gives ``ReLU()``, which a preceding
+    ``Linear`` fuses with), and any other callable ``f`` is wrapped in ``Function(f)``."""
     if isinstance(name, Module):
         return name
     if callable(name):
-        return Function(name)
+        known = activation_name(name)
+        return _MODULES[known]() if known in _MODULES else Function(name)
     _not_elementwise(name)
     try:
         return _MODULES[name]()

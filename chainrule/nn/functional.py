@@ -258,10 +258,15 @@ def _forget_exp(ref):
         _last_exp[0] = None
 
 
-def _softmax_cross_entropy(z, target, reduce, divisor):
+def _shifted_exp(z):
+    """``(exp(z - m), m)`` with ``m`` the row maxima: the softmax's numerators, free of overflow."""
     m = _row_max(z)
     with np.errstate(under="ignore"):            # exp(-2e4) = 0 is the right answer
-        e = np.exp(z - m)
+        return np.exp(z - m), m
+
+
+def _softmax_cross_entropy(z, target, reduce, divisor):
+    e, m = _shifted_exp(z)
     sums = _row_sum(e)
     if z.ndim == 2 and target.ndim == 1 and type(z) is np.ndarray:
         _last_exp[0] = (weakref.ref(z, _forget_exp), e, sums)
@@ -301,13 +306,12 @@ def _ce_vjp(g, ans, z, target, reduce, divisor):
 def _ce_grad_plain(g, z, labels, divisor):
     """The same VJP on plain arrays (the training loop's case), on one fresh array."""
     last = _last_exp[0]
-    if last is not None and last[0]() is z:
-        p = last[1] / last[2][:, None]           # the forward pass's exponentials, normalized
+    if last is not None and last[0]() is z:      # the forward pass's exponentials
+        e, sums = last[1], last[2]
     else:
-        p = z - _row_max(z)
-        with np.errstate(under="ignore"):
-            np.exp(p, out=p)
-        p /= _row_sum(p)[:, None]
+        e = _shifted_exp(z)[0]
+        sums = _row_sum(e)
+    p = e / sums[:, None]
     p[np.arange(len(p)), labels] -= 1
     p *= g / divisor
     return p

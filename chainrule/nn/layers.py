@@ -235,10 +235,13 @@ class Dropout(Module):
         if getattr(value, "ndim", 0) > 1 and value.flags.f_contiguous and not value.flags.c_contiguous:
             # a mask in the activations' (Fortran) order: mixing orders makes NumPy's multiply
             # several times slower on large arrays
-            keep = self.rng.random(shape[::-1], dtype=draw).T >= self.p
+            mask = self.rng.random(shape[::-1], dtype=draw).T
         else:
-            keep = self.rng.random(shape, dtype=draw) >= self.p
-        return cnp.multiply(x, keep.astype(dtype) * (1.0 / (1.0 - self.p)))
+            mask = self.rng.random(shape, dtype=draw)
+        # the uniforms become the scaled mask in place: 1/(1-p) where kept, else 0
+        np.greater_equal(mask, self.p, out=mask, casting="unsafe")
+        mask *= 1.0 / (1.0 - self.p)
+        return cnp.multiply(x, mask.astype(dtype, copy=False))
 
     def extra_repr(self):
         return f"p={self.p}"

@@ -95,9 +95,11 @@ positive = elementwise("positive", np.positive, lambda g, ans, x: g)
 
 def _pow_dx(g, ans, x, y):
     # ∂xʸ/∂x = y·xʸ⁻¹, and 0 for y = 0 (x⁰ = 1 is constant, also at x = 0, where 0·0⁻¹ is nan)
-    zero = (_const(y) == 0) & (_const(x) == 0)
-    if np.any(zero):
-        return g * y * power(x, where(zero, 1, y - 1))
+    y_zero = _const(y) == 0                      # the exponent first: usually one scalar
+    if np.any(y_zero):
+        zero = y_zero & (_const(x) == 0)
+        if np.any(zero):
+            return g * y * power(x, where(zero, 1, y - 1))
     return g * y * power(x, y - 1)
 
 

@@ -85,6 +85,8 @@ class _VelocitySGD(Optimizer):
     """scikit-learn's SGD: a velocity of steps ``v ← μv − η(∇ + λw)``, then ``w ← w + v`` or, with
     Nesterov momentum, ``w ← w + μv − η(∇ + λw)``."""
 
+    _state_keys = frozenset({"velocity"})
+
     def __init__(self, params, lr, momentum, nesterov):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=bool(nesterov), weight_decay=0.0))
 
