@@ -30,20 +30,7 @@ def measure(fn, repeat=15, warmup=3, min_time=0.05):
     Each sample runs ``fn`` enough times to last ``min_time``, so short calls are not
     dominated by timer resolution.
     """
-    for _ in range(warmup):
-        fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / one))
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    samples = np.array(samples)
-    return float(np.median(samples)), float(samples.min()), float(samples.max())
+    return measure_together({"fn": fn}, repeat, warmup, min_time)["fn"]
 
 
 def measure_together(fns, repeat=15, warmup=3, min_time=0.05):

@@ -89,15 +89,20 @@ def numpy_by_hand(batch, rng):
     return step
 
 
-def chainrule_api(batch, rng, package="chainrule"):
-    """The step with chainrule's modules, loss and optimizer (``package``: another copy of the
-    library, imported under another name, for ``ab.py``)."""
+def _chainrule_setup(batch, rng, package):
+    """The batch, the MLP, its SGD optimizer and the losses module of chainrule (``package``:
+    another copy of the library, imported under another name, for ``ab.py``)."""
     nn = importlib.import_module(f"{package}.nn")
     optim = importlib.import_module(f"{package}.optim")
     losses = importlib.import_module(f"{package}.nn.losses")
     x, y = _data(batch, rng)
     model = nn.MLP(list(SIZES), activation="relu", rng=0, dtype=np.float32)
-    opt = optim.SGD(model.parameters(), lr=LR)
+    return x, y, model, optim.SGD(model.parameters(), lr=LR), losses
+
+
+def chainrule_api(batch, rng, package="chainrule"):
+    """The step with chainrule's modules, loss and optimizer."""
+    x, y, model, opt, losses = _chainrule_setup(batch, rng, package)
 
     def step():
         opt.zero_grad()
@@ -109,13 +114,9 @@ def chainrule_api(batch, rng, package="chainrule"):
 
 def chainrule_replay(batch, rng, package="chainrule"):
     """The same step through ``chainrule.replay.TrainStep``: recorded twice, then replayed."""
-    nn = importlib.import_module(f"{package}.nn")
-    optim = importlib.import_module(f"{package}.optim")
-    losses = importlib.import_module(f"{package}.nn.losses")
+    x, y, model, opt, losses = _chainrule_setup(batch, rng, package)
     replay = importlib.import_module(f"{package}.replay")
-    x, y = _data(batch, rng)
-    model = nn.MLP(list(SIZES), activation="relu", rng=0, dtype=np.float32)
-    step = replay.TrainStep(model, losses.cross_entropy, optim.SGD(model.parameters(), lr=LR))
+    step = replay.TrainStep(model, losses.cross_entropy, opt)
     step(x, y)
     step(x, y)
     return lambda: step(x, y)

@@ -164,6 +164,12 @@ def _monitored_value(who, monitor, state):
     return value
 
 
+def _improved(value, best, mode, min_delta=0.0):
+    """Whether ``value`` beats ``best`` (None: nothing yet) by more than ``min_delta`` in ``mode``."""
+    sign = 1.0 if mode == "min" else -1.0
+    return best is None or sign * (value - best) < -min_delta
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
@@ -185,8 +191,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, state):
         value = _monitored_value("EarlyStopping", self.monitor, state)
-        sign = 1.0 if self.mode == "min" else -1.0
-        if self.best is None or sign * (value - self.best) < -self.min_delta:
+        if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, state.epoch, 0
             return
         self.wait += 1
@@ -242,8 +247,7 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, state):
         if self.save_best_only:
             value = _monitored_value("ModelCheckpoint", self.monitor, state)
-            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
-            if not better:
+            if not _improved(value, self.best, self.mode):
                 return
             self.best = value
         self.saved_epoch = state.epoch            # before saving: the file holds this callback's state too

@@ -112,14 +112,15 @@ class _LinearModel(BaseEstimator):
 
 class _LinearClassifier(ClassifierMixin, _LinearModel):
     def _fit_classifier(self, X, y, sample_weight):
-        """Validate, encode the classes and weigh the samples: ``(X, X64, y_index, p, total, penalty)``."""
+        """Validate, encode the classes and weigh the samples: ``(dtype, X64, y_index, p, penalty)``,
+        with ``dtype`` the input's, which the fitted coefficients keep."""
         name = type(self).__name__
         check_number(name, "C", self.C, low=0, low_open=True)
         X, y, X64 = self._validate(X, y)
         y_index = self._classes(y)
         p, total = normalised_weights(sample_weight, X64, name)
         penalty = np.full(X.shape[1], 1.0 / (float(self.C) * total))
-        return X, X64, y_index, p, total, penalty
+        return X.dtype, X64, y_index, p, penalty
 
     def _classes(self, y):
         check_classification_targets(y)
@@ -208,7 +209,7 @@ class LogisticRegression(_LinearClassifier):
         self.max_iter = max_iter
 
     def fit(self, X, y, sample_weight=None):
-        X, X64, y_index, p, total, penalty = self._fit_classifier(X, y, sample_weight)
+        dtype, X64, y_index, p, penalty = self._fit_classifier(X, y, sample_weight)
         k = self.classes_.size
         multinomial = k > 2
         T = np.eye(k)[y_index] if multinomial else (y_index == 1).astype(np.float64)[:, None]
@@ -216,7 +217,7 @@ class LogisticRegression(_LinearClassifier):
                                       k if multinomial else 1)
         if multinomial and self.fit_intercept:
             intercept = intercept - intercept.mean()
-        self.coef_, self.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
+        self.coef_, self.intercept_ = coef.astype(dtype), intercept.astype(dtype)
         return self
 
     def predict_proba(self, X):
@@ -262,7 +263,7 @@ class HingeClassifier(_LinearClassifier):
         name = type(self).__name__
         check_choice(name, "loss", self.loss, ("hinge", "squared_hinge"))
         check_choice(name, "multi_class", self.multi_class, ("ovr", "weston_watkins"))
-        X, X64, y_index, p, total, penalty = self._fit_classifier(X, y, sample_weight)
+        dtype, X64, y_index, p, penalty = self._fit_classifier(X, y, sample_weight)
         k = self.classes_.size
         if k == 2:
             targets, multi_class, outputs = (2.0 * y_index - 1.0)[:, None], "ovr", 1
@@ -272,7 +273,7 @@ class HingeClassifier(_LinearClassifier):
             targets, multi_class, outputs = y_index, "weston_watkins", k
         coef, intercept = self._solve(hinge_objective, X64, targets, p, penalty, (self.loss, multi_class),
                                       outputs)
-        self.coef_, self.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
+        self.coef_, self.intercept_ = coef.astype(dtype), intercept.astype(dtype)
         return self
 
 

@@ -237,8 +237,9 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self._best_coefs = [W.copy() for W in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        if self.early_stopping:                   # the weights restored at the end of the fit
+            self._best_coefs = [W.copy() for W in self.coefs_]
+            self._best_intercepts = [b.copy() for b in self.intercepts_]
         self._leaves = None
         self._optimizer = None
 
