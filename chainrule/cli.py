@@ -170,12 +170,35 @@ def _magic(path, n):
         return fh.read(n)
 
 
-def _load_npz(path, seed):
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")         # how an .npz archive (a zip file) starts
+
+
+def _existing_file(path, what):
     if not path.exists():
-        raise CommandError(f"data file {path} does not exist")
+        raise CommandError(f"{what} {path} does not exist")
     if path.is_dir():
-        raise CommandError(f"data file {path} is a directory")
-    if _magic(path, 4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CommandError(f"{what} {path} is a directory")
+
+
+def _float_samples(X, where):
+    """``X`` (n, ...) of numbers as float32 (n, features), or a CommandError that names ``where``
+    and, for NaN or infinite values, the rows that hold them."""
+    if X.dtype.kind not in "biuf":
+        raise CommandError(f"{where} must hold numbers, got dtype {X.dtype}")
+    if len(X) == 0:
+        raise CommandError(f"{where} holds no samples (shape {X.shape})")
+    X = X.reshape(len(X), -1).astype(np.float32)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise CommandError(f"{where} contains NaN or infinite values (rows {rows[:6].tolist()}"
+                           f"{', ...' if len(rows) > 6 else ''})")
+    return X
+
+
+def _load_npz(path, seed):
+    _existing_file(path, "data file")
+    if _magic(path, 4) not in _ZIP_MAGIC:
         raise CommandError(f"{path} is not an .npz archive (write one with numpy.savez(path, X_train=..., "
                            "y_train=..., X_test=..., y_test=...))")
     try:
@@ -204,15 +227,9 @@ def _load_npz(path, seed):
         if X.ndim < 2 or y.ndim != 1 or len(X) != len(y):
             raise CommandError(f"{path}: {x_name} must be (n, features...) and {y_name} (n,), got {X.shape} "
                                f"and {y.shape}")
-        if len(X) == 0:
-            raise CommandError(f"{path}: {x_name} holds no samples (shape {X.shape})")
-        if X.dtype.kind not in "biuf":
-            raise CommandError(f"{path}: {x_name} must hold numbers, got dtype {X.dtype}")
+        X = _float_samples(X, f"{path}: {x_name}")
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise CommandError(f"{path}: {y_name} must hold integer class labels 0..k-1")
-        X = X.reshape(len(X), -1).astype(np.float32)
-        if not np.all(np.isfinite(X)):
-            raise CommandError(f"{path}: {x_name} contains NaN or infinite values")
         out.append((X, y.astype(np.int64)))
     (X_train, _), (X_test, _) = out
     if X_train.shape[1] != X_test.shape[1]:
@@ -383,12 +400,9 @@ def _scaled(X, meta):
 
 def _read_samples(path, expected):
     """The rows of an .npy file as float32 (n, features), or a CommandError saying what is wrong."""
-    if not path.exists():
-        raise CommandError(f"input file {path} does not exist")
-    if path.is_dir():
-        raise CommandError(f"input file {path} is a directory")
+    _existing_file(path, "input file")
     head = _magic(path, 6)
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+    if head[:4] in _ZIP_MAGIC:
         raise CommandError(f"{path} is an .npz archive; predict reads one array from an .npy file "
                            "(numpy.save)")
     if head != b"\x93NUMPY":
@@ -397,21 +411,13 @@ def _read_samples(path, expected):
         X = np.load(path, allow_pickle=False)
     except Exception as e:
         raise CommandError(f"cannot read {path} as .npy: {e}") from e
-    if X.dtype.kind not in "biuf":
-        raise CommandError(f"{path} must hold numbers, got dtype {X.dtype}")
     if X.ndim == 0:
         raise CommandError(f"{path} holds a single number, not samples (one per row)")
-    if X.ndim == 1 and X.size == expected:
+    if X.ndim == 1:
+        if X.size != expected:                   # not one sample: the caller names the shapes
+            return X
         X = X[None]
-    if len(X) == 0:
-        raise CommandError(f"{path} holds no samples (shape {X.shape})")
-    X = X.reshape(len(X), -1).astype(np.float32) if X.ndim >= 2 else X.astype(np.float32)
-    bad = ~np.isfinite(X).all(axis=-1) if X.ndim == 2 else ~np.isfinite(X)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise CommandError(f"{path} contains NaN or infinite values (rows {rows[:6].tolist()}"
-                           f"{', ...' if len(rows) > 6 else ''})")
-    return X
+    return _float_samples(X, str(path))
 
 
 def _predict_cmd(args):

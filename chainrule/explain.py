@@ -194,6 +194,17 @@ class Variable:
         return f"Variable({self.name!r}, op={self.op!r}, shape={self.shape}, role={self.role!r})"
 
 
+def _jacobian_label(of, wrt, argument, repeated):
+    """``∂of/∂wrt``, with the argument's position when ``wrt`` is several arguments of ``of``."""
+    which = f" ({_ordinal(argument + 1)} argument)" if repeated else ""
+    return f"∂{of}/∂{wrt}{which}"
+
+
+def _repeated(node, parent):
+    """Whether ``parent`` is more than one argument of ``node`` (``x * x``)."""
+    return sum(p is parent for _, p in node.parents) > 1
+
+
 class LocalJacobian:
     """``∂of/∂wrt`` of one operation, k×m in numerator layout (``argument`` is its position).
 
@@ -211,8 +222,7 @@ class LocalJacobian:
 
     @property
     def label(self):
-        which = f" ({_ordinal(self.argument + 1)} argument)" if self.repeated else ""
-        return f"∂{self.of}/∂{self.wrt}{which}"
+        return _jacobian_label(self.of, self.wrt, self.argument, self.repeated)
 
     def __repr__(self):
         return f"LocalJacobian({self.label}, {_dims(self.shape)})"
@@ -230,7 +240,7 @@ class VJPStep:
 
     @property
     def jacobian_label(self):
-        return LocalJacobian(self.of, self.wrt, self.argument, np.empty((0, 0)), self.repeated).label
+        return _jacobian_label(self.of, self.wrt, self.argument, self.repeated)
 
     @property
     def text(self):
@@ -459,8 +469,7 @@ def explain(f, *args, argnums=0, names=None, order="C"):
         for pos, parent in n.parents:
             m = _to_order(_matrix(_local_fn(n, pos), n.vals[pos]), n.shape, parent.shape, order)
             local[(id(n), pos)] = m
-            repeated = sum(p is parent for _, p in n.parents) > 1
-            jacobians.append(LocalJacobian(n.name, parent.name, pos, m, repeated))
+            jacobians.append(LocalJacobian(n.name, parent.name, pos, m, _repeated(n, parent)))
 
     # the total Jacobian: a sum over paths of products of local Jacobians
     in_sizes = {k: int(np.prod(np.shape(args[k]))) for k in nums}
@@ -497,7 +506,7 @@ def explain(f, *args, argnums=0, names=None, order="C"):
     if out.size == 1:
         grads, raw = backward_cotangents(nodes, out)
         backward = [VJPStep(n.name, p.name, pos, np.reshape(g, (1, -1)), np.reshape(c, (1, -1)), acc,
-                            sum(q is p for _, q in n.parents) > 1)
+                            _repeated(n, p))
                     for n, p, pos, g, c, acc in raw]
         gradient = {}
         for v in variables[:len(nums)]:
