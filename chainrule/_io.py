@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -20,10 +20,8 @@ def atomic_path(path):
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
+    tmp = _new_file(directory, path)
     try:
-        os.chmod(tmp, _mode_for(path))
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -34,19 +32,29 @@ def atomic_path(path):
     _sync_directory(directory)
 
 
-def _mode_for(path):
-    """The permission bits the replacement of ``path`` should carry."""
+def _new_file(directory, path):
+    """An empty file with a fresh name beside ``path``, with ``path``'s permission bits if it
+    exists, else with ``open()``'s (``0o666`` less the umask, which the kernel applies: reading
+    the umask would mean setting it, for every thread of the process)."""
     try:
-        return os.stat(path).st_mode & 0o7777
+        mode = os.stat(path).st_mode & 0o7777
     except OSError:                              # a new file (or one we cannot stat)
-        return 0o666 & ~_umask()
-
-
-def _umask():
-    # the only portable way to read the umask is to set it and put it back
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        mode = None
+    for _ in range(100):
+        tmp = directory / f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if mode is not None:
+            try:
+                os.chmod(tmp, mode)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        return tmp
+    raise FileExistsError(f"cannot write {path}: no free temporary name in {directory}")
 
 
 def write_atomic(path, payload):
