@@ -285,6 +285,7 @@ class TrainStep:
     was a replay; ``reason`` why steps are not replayed, when they are not.
     ``replay=False`` runs every step the ordinary way.
 
+    ``x`` may be a tuple of inputs, for ``model(*x)``; such steps run the ordinary way.
     ``check(value)``, if given, is called with the loss (a float) before the backward pass;
     an exception it raises ends the step there, before any gradient or update (``fit`` stops a
     diverging run this way). A replay that raises anywhere is run again the ordinary way, so
@@ -328,7 +329,7 @@ class TrainStep:
 
     def _ordinary(self, x, y):
         self.optimizer.zero_grad()
-        outputs = self.model(x)
+        outputs = self.model(*x) if type(x) is tuple else self.model(x)
         return self._backward_and_update(outputs, self.loss(outputs, y))
 
     def _backward_and_update(self, outputs, value):

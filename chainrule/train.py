@@ -407,10 +407,9 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
     for cb in callbacks:
         cb.on_train_begin(state)
     _restore_callbacks(state, saved_callbacks)
-    step = None
-    if replay:
-        step = TrainStep(model, lambda outputs, targets: _batch_loss(loss, outputs, targets, "fit"),
-                         optimizer, check=_finite_loss)
+    # every step goes through a TrainStep: the ordinary way, or replayed where that is exact
+    step = TrainStep(model, lambda outputs, targets: _batch_loss(loss, outputs, targets, "fit"),
+                     optimizer, replay=replay, check=_finite_loss)
     try:
         while state.epoch < epochs and not state.stop:
             _train_epoch(state, loss, progress, callbacks, step)
@@ -460,10 +459,9 @@ def _batch_loss(loss, outputs, targets, where):
         raise _NonFiniteOutputs(f"{where}: the model's outputs contain NaN or infinite values") from e
 
 
-def _train_epoch(state, loss, progress, callbacks, step=None):
+def _train_epoch(state, loss, progress, callbacks, step):
     model, optimizer = state.model, state.optimizer
-    if step is not None:                          # a callback may have replaced either
-        step.model, step.optimizer = model, optimizer
+    step.model, step.optimizer = model, optimizer     # a callback may have replaced either
     model.train()
     total = len(state.train_loader) if hasattr(state.train_loader, "__len__") else None
     bar = _progress_bar(progress, total, f"epoch {state.epoch + 1}/{state.epochs}")
@@ -477,17 +475,8 @@ def _train_epoch(state, loss, progress, callbacks, step=None):
         for b, batch in enumerate(state.train_loader):
             *inputs, targets = batch
             try:
-                if step is not None and len(inputs) == 1:
-                    lv = step(inputs[0], targets)
-                    outputs = step.outputs
-                else:
-                    optimizer.zero_grad()
-                    outputs = model(*inputs)
-                    value = _batch_loss(loss, outputs, targets, "fit")
-                    lv = float(value)
-                    _finite_loss(lv)
-                    value.backward()
-                    optimizer.step()
+                lv = step(inputs[0] if len(inputs) == 1 else tuple(inputs), targets)
+                outputs = step.outputs
             except _NonFiniteOutputs:
                 raise _diverged(state, callbacks, "the model's outputs became NaN or infinite",
                                 b + 1) from None

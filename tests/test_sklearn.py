@@ -577,3 +577,14 @@ def test_the_estimators_optimizers_reload_their_own_state(make):
         p.grad = np.array([0.5, 0.25, -1.0])
         o.step()
     np.testing.assert_array_equal(w.numpy(), twin.numpy())
+
+
+@pytest.mark.parametrize("labels", [np.array([3, 7, 7, 3, 7]), np.array(["b", "a", "c", "a", "c"]),
+                                    np.array([2.0, 0.0, 1.0, 2.0, 0.0])])
+def test_mlp_classifier_encodes_targets_as_label_binarizer_does(labels):
+    from sklearn.preprocessing import LabelBinarizer
+    est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    encoded = est._encode(labels, None, first=True)
+    np.testing.assert_array_equal(encoded, LabelBinarizer().fit(labels).transform(labels))
+    np.testing.assert_array_equal(est._encode(labels[::-1], None, first=False),
+                                  LabelBinarizer().fit(labels).transform(labels[::-1]))

@@ -478,3 +478,33 @@ def test_metrics_compare_string_labels_and_refuse_non_integral_floats():
     with pytest.raises(TypeError, match="hold different kinds of labels"):
         metrics.accuracy(["0", "1"], [0, 1])
     np.testing.assert_array_equal(metrics.confusion_matrix([0, 1, 1], [0.0, 1.0, 0.0]), [[1, 0], [1, 1]])
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 3, rng=0), nn.Linear(2, 3, rng=1)
+
+    def forward(self, x1, x2):
+        return self.a(x1) + self.b(x2)
+
+
+@pytest.mark.parametrize("use_replay", [False, True])
+def test_fit_feeds_every_input_of_a_batch_to_the_model(use_replay):
+    rng = np.random.default_rng(0)
+    X1, X2, y = rng.normal(size=(64, 4)), rng.normal(size=(64, 2)), rng.integers(0, 3, 64)
+    model = _TwoInputs()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, cross_entropy, opt, DataLoader(X1, X2, y, batch_size=16), epochs=3, progress=False,
+                  replay=use_replay)
+    # the same steps by hand
+    twin = _TwoInputs()
+    twin_opt = optim.SGD(twin.parameters(), lr=0.1)
+    for _ in range(3):
+        for x1, x2, yb in DataLoader(X1, X2, y, batch_size=16):
+            twin_opt.zero_grad()
+            cross_entropy(twin(x1, x2), yb).backward()
+            twin_opt.step()
+    assert history.train_loss[-1] < history.train_loss[0]
+    for k, v in _params(model).items():
+        np.testing.assert_array_equal(v, _params(twin)[k])

@@ -26,10 +26,9 @@ def _default_init(activation):
 
 
 def _dtype_of(v):
-    """The dtype of an array or of the array inside a (possibly nested) Tensor; None for lists."""
-    while isinstance(v, Tensor):             # not Tensor.dtype: np.result_type costs ~0.3 µs
-        v = v._value
-    return getattr(v, "dtype", None)
+    """The dtype of an array or of the array inside a (possibly nested) Tensor; None for lists.
+    (Not ``Tensor.dtype``: its ``np.result_type`` costs ~0.3 µs on every layer call.)"""
+    return getattr(_primal(v), "dtype", None)
 
 
 def _in_dtype(x, dtype):

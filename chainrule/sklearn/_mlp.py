@@ -478,12 +478,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                    else f"the classes {self.classes_.tolist()}")
             raise ValueError(f"{name}: y is {type_of_target(y)} of shape {np.shape(y)}, but the model "
                              f"was fitted on {was}")
-        if not multilabel:
-            unknown = np.setdiff1d(y, self.classes_)
-            if unknown.size:
-                raise ValueError(f"{name}: labels {unknown.tolist()} are not among "
-                                 f"classes_ {self.classes_.tolist()}")
-        return self._label_binarizer.transform(y).astype(np.float64)
+        if multilabel:
+            return self._label_binarizer.transform(y).astype(np.float64)
+        y = np.asarray(y)
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(f"{name}: labels {unknown.tolist()} are not among "
+                             f"classes_ {self.classes_.tolist()}")
+        # LabelBinarizer's encoding, without its target-type checks at every call (partial_fit)
+        index = np.searchsorted(self.classes_, y.reshape(-1))
+        if self.classes_.size == 2:
+            return (index == 1).astype(np.float64)[:, None]
+        return np.eye(self.classes_.size)[index]
 
     def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` from a fresh initialisation (or from the last fit with ``warm_start``)."""
