@@ -465,6 +465,37 @@ def test_a_new_schedule_starts_from_the_current_rate_and_chains_with_the_others(
     assert opt.param_groups[0]["lr"] == pytest.approx(0.3 * 0.9)
 
 
+def test_a_rate_set_by_hand_is_taken_up_by_a_warm_up_and_the_schedule_after_it():
+    # during the warm-up the next step multiplies the hand-set rate by factor(t+1)/factor(t),
+    # and the schedule after it starts from the rescaled base; after it, that schedule rebases
+    f = lambda t: 0.25 + 0.75 * min(t, 4) / 4                # start_factor 1/4, 4 steps
+    opt = optim.SGD([nn.Parameter(W0)], lr=1.0)
+    after = optim.ExponentialLR(opt, gamma=0.5)
+    warm = optim.LinearWarmup(opt, 4, after=after)
+    warm.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(f(1))
+    opt.param_groups[0]["lr"] = 0.25                         # set by hand at t = 1
+    base = 0.25 / f(1)
+    for t in (2, 3, 4):
+        warm.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(base * f(t))
+    warm.step()                                              # the exponential schedule's t = 1
+    assert opt.param_groups[0]["lr"] == pytest.approx(base * 0.5)
+    opt.param_groups[0]["lr"] = 0.1                          # set by hand after the warm-up
+    warm.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5)
+
+
+def test_cosine_annealing_takes_up_a_rate_set_by_hand_above_its_floor():
+    opt = optim.SGD([nn.Parameter(W0)], lr=1.0)
+    cos = optim.CosineAnnealingLR(opt, T_max=4, eta_min=0.1)
+    cos.step()                                               # t = 1
+    opt.param_groups[0]["lr"] = 0.5
+    cos.step()                                               # t = 2: 0.1 + (0.5 - 0.1)·f(2)/f(1)
+    f = lambda t: (1 + math.cos(math.pi * t / 4)) / 2
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 + 0.4 * f(2) / f(1))
+
+
 @pytest.mark.skipif(not HAS_TORCH, reason="compares with PyTorch's schedulers")
 def test_chained_schedules_match_pytorch():
     import torch

@@ -22,7 +22,10 @@ __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "Linea
 
 
 class LRScheduler:
-    """Base class: ``factor(t)`` multiplies each group's initial learning rate at step ``t``."""
+    """Base class: ``lr = eta_min + (base_lr - eta_min) · factor(t)`` for each group at step
+    ``t``; ``eta_min`` (the rate a factor of 0 gives) is 0 but for ``CosineAnnealingLR``."""
+
+    eta_min = 0.0
 
     def __init__(self, optimizer, last_epoch=-1):
         if not hasattr(optimizer, "param_groups"):
@@ -43,8 +46,8 @@ class LRScheduler:
 
     def get_lr(self):
         """The learning rates for the current ``last_epoch``."""
-        f = self.factor(self.last_epoch)
-        return [base * f for base in self.base_lrs]
+        f, eta = self.factor(self.last_epoch), self.eta_min
+        return [eta + (base - eta) * f for base in self.base_lrs]
 
     def step(self):
         """Advance one step (epoch) and set the optimizer's learning rates."""
@@ -58,10 +61,10 @@ class LRScheduler:
             group["lr"] = lr
 
     def _rebase(self, i, lr):
-        """Make ``lr`` the rate of group ``i`` at the current step: ``base · factor(t) = lr``."""
+        """Make ``lr`` the rate of group ``i`` at the current step (``get_lr``'s inverse)."""
         f = self.factor(self.last_epoch)
         if f != 0:                           # a factor of 0 leaves nothing to scale from
-            self.base_lrs[i] = lr / f
+            self.base_lrs[i] = self.eta_min + (lr - self.eta_min) / f
 
     def get_last_lr(self):
         """The learning rates set by the last ``step()``, one per parameter group."""
@@ -127,15 +130,6 @@ class CosineAnnealingLR(LRScheduler):
 
     def factor(self, t):
         return (1.0 + math.cos(math.pi * t / self.T_max)) / 2.0
-
-    def get_lr(self):
-        f = self.factor(self.last_epoch)
-        return [self.eta_min + (base - self.eta_min) * f for base in self.base_lrs]
-
-    def _rebase(self, i, lr):
-        f = self.factor(self.last_epoch)
-        if f != 0:
-            self.base_lrs[i] = self.eta_min + (lr - self.eta_min) / f
 
 
 class LinearWarmup(LRScheduler):
