@@ -4,7 +4,9 @@
     python bench/train_step.py 2 --sizes 4 4 4 2  # a tiny MLP: the per-step overhead alone
 
 For each batch size it measures, in one process and one run: the step's 8 matrix products
-alone (the BLAS floor), the step written by hand in NumPy, chainrule's ordinary API
+alone (the BLAS floor), chainrule's own NumPy and BLAS calls for the step with no framework
+around them (what NumPy's one-at-a-time elementwise passes add to the floor), the step
+written by hand in NumPy, chainrule's ordinary API
 (modules, loss, optimizer, ``.backward()``), the same step replayed by
 ``chainrule.replay.TrainStep``, PyTorch eager, JAX jit and HIPS autograd.
 Peers that are not installed are reported as absent. Medians of repeated, warmed-up runs;
@@ -86,6 +88,38 @@ def numpy_by_hand(batch, rng):
             W -= LR * gW
         for b, gb in zip(bs, (gb1, gb2, gb3)):
             b -= LR * gb
+    return step
+
+
+def chainrule_kernels(batch, rng):
+    """The step from chainrule's own NumPy and BLAS calls, with nothing around them: no modules,
+    graph, engine or optimizer objects. Its distance from the floor is what the elementwise
+    passes cost (bias, ReLU, its mask, softmax) when NumPy runs them one at a time; chainrule's
+    distance from it is what the framework costs."""
+    from chainrule._blas import axpy
+    from chainrule.nn import functional as F
+    x, y = _data(batch, rng)
+    Ws, bs = _weights(rng)
+    rows = np.arange(batch)
+    ones = np.ones(batch, np.float32)
+
+    def step():
+        h1 = F._linear_relu(x, Ws[0], bs[0])
+        h2 = F._linear_relu(h1, Ws[1], bs[1])
+        e = F._shifted_exp(F._linear(h2, Ws[2], bs[2]))[0]
+        g = e / F._row_sum(e)[:, None]
+        g[rows, y] -= 1
+        g *= 1 / batch
+        grads = [g.T @ h2, ones @ g]
+        g = F._product(g, Ws[2])
+        np.multiply(g, h2 > 0, out=g)
+        grads += [g.T @ h1, ones @ g]
+        g = F._product(g, Ws[1])
+        np.multiply(g, h1 > 0, out=g)
+        grads += [g.T @ x, ones @ g]
+        for p, gp in zip((Ws[2], bs[2], Ws[1], bs[1], Ws[0], bs[0]), grads):
+            if not axpy(-LR, gp, p):
+                p -= LR * gp
     return step
 
 
@@ -206,8 +240,8 @@ def hips_autograd(batch, rng):
 
 OWN_THREADS = ("PyTorch eager", "JAX jit")
 PEERS = [("chainrule TrainStep (replay)", chainrule_replay), ("8 matrix products (floor)", matmul_floor),
-         ("NumPy by hand", numpy_by_hand), ("PyTorch eager", torch_eager), ("JAX jit", jax_jit),
-         ("HIPS autograd", hips_autograd)]
+         ("chainrule's kernels alone", chainrule_kernels), ("NumPy by hand", numpy_by_hand),
+         ("PyTorch eager", torch_eager), ("JAX jit", jax_jit), ("HIPS autograd", hips_autograd)]
 
 
 def main(batches):

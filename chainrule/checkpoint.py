@@ -82,7 +82,7 @@ def save(path, model, optimizer=None, /, **metadata):
     path = Path(path)
     tensors = {}
     for name, value in model.state_dict().items():
-        tensors[f"model.{name}"] = np.ascontiguousarray(np.asarray(value))
+        tensors[f"model.{name}"] = _c_ordered(value)
     header = {"format": _FORMAT, "chainrule_version": __version__,
               "metadata": _to_json("metadata", metadata)}
     if optimizer is not None:
@@ -92,13 +92,19 @@ def save(path, model, optimizer=None, /, **metadata):
     write_atomic(path, payload)
 
 
+def _c_ordered(value):
+    """The array as safetensors stores it: C-ordered, of the same shape (``ascontiguousarray``
+    would make a 0-d parameter, a Neuron's bias, 1-d)."""
+    return np.asarray(value, order="C")
+
+
 def _split_optimizer_state(state, tensors):
     """Arrays of the per-parameter state go to ``tensors``; numbers and groups to JSON."""
     scalars = {}
     for index, entries in state["state"].items():
         for name, value in entries.items():
             if isinstance(value, np.ndarray) or (hasattr(value, "__array__") and np.ndim(value) > 0):
-                tensors[f"optim.{index}.{name}"] = np.ascontiguousarray(np.asarray(value))
+                tensors[f"optim.{index}.{name}"] = _c_ordered(value)
             else:
                 scalars.setdefault(str(index), {})[name] = value
     return {"optimizer": state.get("optimizer"), "param_groups": state["param_groups"], "scalars": scalars,
@@ -136,19 +142,26 @@ def load(path, model=None, optimizer=None):
     Raises ``ValueError`` for a corrupt file (naming it), or one whose parameter names or shapes
     do not match ``model`` (listing each mismatch), or whose optimizer state is another
     optimizer class's; ``KeyError`` when ``optimizer`` is given but the file holds no optimizer
-    state; ``IsADirectoryError`` for a directory.
+    state; ``IsADirectoryError`` for a directory. When the optimizer's state is refused, the
+    model keeps the values it had.
     """
     path = Path(path)
     tensors, header = _read(path)
     metadata = _json_field(path, header, "metadata")
     metadata["chainrule_version"] = header.get("chainrule_version")
+    if optimizer is not None and "optimizer" not in header:
+        raise KeyError(f"load: {path} holds no optimizer state (it was saved without "
+                       f"optimizer=); load it without optimizer=")
+    before = model.state_dict() if model is not None and optimizer is not None else None
     if model is not None:
         _load_model(path, model, tensors)
     if optimizer is not None:
-        if "optimizer" not in header:
-            raise KeyError(f"load: {path} holds no optimizer state (it was saved without "
-                           f"optimizer=); load it without optimizer=")
-        optimizer.load_state_dict(_join_optimizer_state(_json_field(path, header, "optimizer"), tensors))
+        try:
+            optimizer.load_state_dict(_join_optimizer_state(_json_field(path, header, "optimizer"), tensors))
+        except Exception:
+            if before is not None:                # a refused optimizer state leaves the model as it was
+                model.load_state_dict(before)
+            raise
     return metadata
 
 

@@ -69,6 +69,8 @@ def accuracy(y_true, y_pred):
 def confusion_matrix(y_true, y_pred, num_classes=None):
     """``C[i, j]`` = the number of samples of true class i predicted as class j (int64)."""
     y_true, y_pred = _predicted("confusion_matrix", y_true, y_pred)
+    # int64 before any arithmetic: uint8 labels (MNIST's own) would wrap in y_true * num_classes
+    y_true, y_pred = y_true.astype(np.int64, copy=False), y_pred.astype(np.int64, copy=False)
     if num_classes is None:
         num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
     for what, y in (("y_true", y_true), ("y_pred", y_pred)):

@@ -229,3 +229,30 @@ def test_a_checkpoint_refuses_to_load_its_optimizer_state_into_another_optimizer
     again = optim.Adam(other.parameters())
     checkpoint.load(path, other, again)
     _same_state(again.state_dict(), opt.state_dict())
+
+
+def test_a_zero_dimensional_parameter_and_its_adam_state_keep_their_shape(tmp_path):
+    # a Neuron's bias is 0-d; np.ascontiguousarray would have stored it as shape (1,)
+    neuron = nn.Neuron(3, rng=0)
+    opt = optim.Adam(neuron.parameters(), lr=0.1)
+    opt.zero_grad()
+    nn.losses.mse(neuron(np.ones((4, 3))), np.zeros(4)).backward()
+    opt.step()
+    path = tmp_path / "neuron.safetensors"
+    checkpoint.save(path, neuron, opt)
+    fresh = nn.Neuron(3, rng=1)
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.1)
+    checkpoint.load(path, fresh, fresh_opt)
+    assert fresh.bias.shape == () and np.array_equal(fresh.bias.numpy(), neuron.bias.numpy())
+    _same_state(opt.state_dict()["state"], fresh_opt.state_dict()["state"])
+
+
+def test_an_optimizer_state_that_is_refused_leaves_the_model_as_it_was(tmp_path):
+    model, opt = _trained(seed=0)
+    path = tmp_path / "adam.safetensors"
+    checkpoint.save(path, model, opt)
+    other = _model(seed=1)
+    before = {k: v.copy() for k, v in other.state_dict().items()}
+    with pytest.raises(ValueError, match="saved by Adam, not SGD"):
+        checkpoint.load(path, other, optim.SGD(other.parameters(), lr=0.1))
+    _same_state(before, other.state_dict())

@@ -268,6 +268,37 @@ def test_bad_optimizer_arguments_are_refused():
         optim.Adam(w)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda w: optim.SGD([w], lr="0.1x"), "SGD: lr must be a real number, got '0.1x'"),
+    (lambda w: optim.Adam([w], lr=None), "Adam: lr must be a real number, got None"),
+    (lambda w: optim.RMSprop([w], lr=0.1, momentum=[]), "RMSprop: momentum must be a real number"),
+    (lambda w: optim.Adam([w], betas=None), r"Adam: betas must be two numbers in \[0, 1\), got None"),
+    (lambda w: optim.AdamW([w], betas=(0.9, "x")), r"AdamW: betas must be two numbers"),
+    (lambda w: optim.StepLR(optim.SGD([w], lr=0.1), "a"), "StepLR: step_size must be an integer, got 'a'"),
+    (lambda w: optim.ExponentialLR(optim.SGD([w], lr=0.1), None), "ExponentialLR: gamma must be a real"),
+    (lambda w: optim.CosineAnnealingLR(optim.SGD([w], lr=0.1), 5, eta_min="0"), "eta_min must be a real"),
+    (lambda w: optim.LinearWarmup(optim.SGD([w], lr=0.1), 2, start_factor={}), "start_factor must be a real"),
+    (lambda w: optim.clip_grad_norm_([w], None), "clip_grad_norm_: max_norm must be a real number"),
+    (lambda w: nn.Dropout(None), "Dropout: p must be a real number, got None"),
+])
+def test_hyper_parameters_that_are_not_numbers_get_an_error_naming_their_owner(make, message):
+    with pytest.raises(TypeError, match=message):
+        make(nn.Parameter(W0))
+
+
+def test_a_schedule_refuses_an_optimizer_whose_groups_changed_since_it_was_made():
+    opt = optim.SGD([nn.Parameter(W0)], lr=0.1)
+    sched = optim.CosineAnnealingLR(opt, 10)
+    state = sched.state_dict()
+    opt.add_param_group({"params": [nn.Parameter(W0)]})
+    with pytest.raises(ValueError, match="CosineAnnealingLR: the optimizer has 2 parameter groups but the "
+                                         "schedule was made for 1; create the schedule after"):
+        sched.step()
+    with pytest.raises(ValueError, match="the saved schedule has rates for 1"):
+        sched.load_state_dict(state)
+    assert sched.last_epoch == 0 and [g["lr"] for g in opt.param_groups] == [0.1, 0.1]
+
+
 # --------------------------------------------------------------------------- clipping
 
 def test_clip_grad_norm_rescales_to_max_norm_and_returns_the_total_norm():

@@ -305,6 +305,17 @@ def test_metrics_agree_with_scikit_learn():
             sk.top_k_accuracy_score(y, scores, k=k, labels=range(5)))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16])
+def test_confusion_matrix_of_narrow_integer_labels_counts_every_sample(dtype):
+    # y_true * num_classes + y_pred must not be computed in the labels' own type (uint8 wraps)
+    sk = pytest.importorskip("sklearn.metrics")
+    y_true = np.array([19, 0, 5, 12, 19, 7], dtype)
+    y_pred = np.array([19, 1, 5, 12, 3, 7], dtype)
+    got = metrics.confusion_matrix(y_true, y_pred)
+    np.testing.assert_array_equal(got, sk.confusion_matrix(y_true, y_pred, labels=range(20)))
+    assert got.dtype == np.int64 and got.sum() == len(y_true)
+
+
 def test_metrics_reject_mismatched_inputs_with_clear_messages():
     with pytest.raises(ValueError, match="y_true has 3 samples but y_pred has 2"):
         metrics.accuracy([0, 1, 2], [0, 1])

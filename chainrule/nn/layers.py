@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numpy as cnp
+from .._checks import real
 from .._core import Tensor, _primal, _shape
 from . import functional as F
 from .activations import Identity, ReLU, activation_module, activation_name, get_activation, maxout
@@ -216,7 +217,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if not 0.0 <= float(p) <= 1.0:
+        if not 0.0 <= real("Dropout", "p", p) <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
         self.rng = as_generator(rng)

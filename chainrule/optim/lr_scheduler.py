@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from .._checks import integer, real
+
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearWarmup"]
 
 
@@ -49,8 +51,15 @@ class LRScheduler:
         f, eta = self.factor(self.last_epoch), self.eta_min
         return [eta + (base - eta) * f for base in self.base_lrs]
 
+    def _check_groups(self, count, what):
+        have = len(self.optimizer.param_groups)
+        if have != count:
+            raise ValueError(f"{type(self).__name__}: the optimizer has {have} parameter groups but {what} "
+                             f"{count}; create the schedule after the optimizer's last add_param_group()")
+
     def step(self):
         """Advance one step (epoch) and set the optimizer's learning rates."""
+        self._check_groups(len(self.base_lrs), "the schedule was made for")
         if self._last_lr is not None:
             for i, (group, mine) in enumerate(zip(self.optimizer.param_groups, self._last_lr, strict=True)):
                 if group["lr"] != mine:      # another schedule, or the user, set it since
@@ -76,6 +85,8 @@ class LRScheduler:
                 for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state):
+        if state.get("_last_lr") is not None:    # checked before anything changes
+            self._check_groups(len(state["_last_lr"]), "the saved schedule has rates for")
         for k, v in state.items():
             current = self.__dict__.get(k)
             if isinstance(current, LRScheduler):
@@ -96,10 +107,10 @@ class StepLR(LRScheduler):
     """``lr = base_lr · gamma^⌊t / step_size⌋``: multiply by ``gamma`` every ``step_size`` steps."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if int(step_size) < 1:
+        if integer("StepLR", "step_size", step_size) < 1:
             raise ValueError(f"StepLR: step_size must be ≥ 1, got {step_size!r}")
         self.step_size = int(step_size)
-        self.gamma = float(gamma)
+        self.gamma = real("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def factor(self, t):
@@ -110,7 +121,7 @@ class ExponentialLR(LRScheduler):
     """``lr = base_lr · gamma^t``."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = float(gamma)
+        self.gamma = real("ExponentialLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def factor(self, t):
@@ -122,10 +133,10 @@ class CosineAnnealingLR(LRScheduler):
     ``base_lr`` at ``t = 0`` down to ``eta_min`` at ``t = T_max`` (and back up after)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if int(T_max) < 1:
+        if integer("CosineAnnealingLR", "T_max", T_max) < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be ≥ 1, got {T_max!r}")
         self.T_max = int(T_max)
-        self.eta_min = float(eta_min)
+        self.eta_min = real("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
     def factor(self, t):
@@ -140,10 +151,11 @@ class LinearWarmup(LRScheduler):
     """
 
     def __init__(self, optimizer, warmup_steps, start_factor=None, after=None, last_epoch=-1):
-        if int(warmup_steps) < 1:
+        if integer("LinearWarmup", "warmup_steps", warmup_steps) < 1:
             raise ValueError(f"LinearWarmup: warmup_steps must be ≥ 1, got {warmup_steps!r}")
         self.warmup_steps = int(warmup_steps)
-        self.start_factor = 1.0 / self.warmup_steps if start_factor is None else float(start_factor)
+        self.start_factor = (1.0 / self.warmup_steps if start_factor is None
+                             else real("LinearWarmup", "start_factor", start_factor))
         if after is not None and getattr(after, "optimizer", None) is not optimizer:
             raise ValueError("LinearWarmup: `after` must be a scheduler of the same optimizer")
         self.after = after

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .._blas import axpy
+from .._checks import real
 from .._core import Tensor, _primal, bump_version, enable_grad, no_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
@@ -91,7 +92,7 @@ class Optimizer:
     def _check(self, group):
         name = type(self).__name__
         for key in ("lr", "weight_decay", "momentum", "eps", "dampening"):
-            if key in group and not float(group[key]) >= 0.0:
+            if key in group and not real(name, key, group[key]) >= 0.0:
                 raise ValueError(f"{name}: {key} must be ≥ 0, got {group[key]!r}")
 
     # ---- the step
@@ -308,9 +309,13 @@ class Adam(Optimizer):
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        betas = tuple(float(b) for b in betas)
+        name = type(self).__name__
+        try:
+            betas = tuple(real(name, "betas", b) for b in betas)
+        except TypeError:
+            raise TypeError(f"{name}: betas must be two numbers in [0, 1), got {betas!r}") from None
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}")
+            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         self._together = {}
 
@@ -468,7 +473,7 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
     if isinstance(params, Tensor):
         params = [params]
     params = [p for p in params if p.grad is not None]
-    max_norm = float(max_norm)
+    max_norm = real("clip_grad_norm_", "max_norm", max_norm)
     if not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be ≥ 0, got {max_norm!r}")
     try:

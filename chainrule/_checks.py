@@ -1,0 +1,24 @@
+"""Hyper-parameters read as numbers, with errors that name their owner and the argument."""
+
+from __future__ import annotations
+
+
+def real(owner, name, value):
+    """``value`` as a float, or a ``TypeError`` naming ``owner`` and ``name`` when it is not a real
+    number (a string neither, though ``float`` would read one)."""
+    if not isinstance(value, (str, bytes)):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")
+
+
+def integer(owner, name, value):
+    """``int(value)``, or a ``TypeError`` naming ``owner`` and ``name`` when it is not a number."""
+    if not isinstance(value, (str, bytes)):
+        try:
+            return int(value)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise TypeError(f"{owner}: {name} must be an integer, got {value!r}")
