@@ -37,7 +37,7 @@ def _method(name, fn):
 
 
 for _op, _fn in [("add", cnp.add), ("sub", cnp.subtract), ("mul", cnp.multiply),
-                 ("truediv", cnp.divide), ("pow", cnp.power), ("matmul", cnp.matmul)]:
+                 ("truediv", cnp.divide), ("pow", cnp.power), ("matmul", cnp.matmul), ("mod", cnp.mod)]:
     _fwd, _rev = _binary(_fn)
     _method(f"__{_op}__", _fwd)
     _method(f"__r{_op}__", _rev)
@@ -50,13 +50,12 @@ for _op, _fn in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
     _method(f"__{_op}__", (lambda f: lambda self, other: f(_primal(self), _primal(other)))(_fn))
 _method("__eq__", lambda self, other: np.equal(_primal(self), _primal(other)))
 _method("__ne__", lambda self, other: np.not_equal(_primal(self), _primal(other)))
-# piecewise constant: plain results, as the non-differentiable functions of chainrule.numpy
+# the quotient is piecewise constant: a plain result, as the non-differentiable functions of
+# chainrule.numpy; the remainder x - q·y is differentiable (__mod__ above)
 _method("__floordiv__", lambda self, other: np.floor_divide(_primal(self), _primal(other)))
 _method("__rfloordiv__", lambda self, other: np.floor_divide(_primal(other), _primal(self)))
-_method("__mod__", lambda self, other: np.mod(_primal(self), _primal(other)))
-_method("__rmod__", lambda self, other: np.mod(_primal(other), _primal(self)))
-_method("__divmod__", lambda self, other: np.divmod(_primal(self), _primal(other)))
-_method("__rdivmod__", lambda self, other: np.divmod(_primal(other), _primal(self)))
+_method("__divmod__", lambda self, other: (self // other, cnp.mod(self, other)))
+_method("__rdivmod__", lambda self, other: (other // self, cnp.mod(other, self)))
 _method("__round__", lambda self, ndigits=None: round(_primal(self).item(), ndigits))
 
 

@@ -80,7 +80,7 @@ def log_sigmoid(x):
 # --------------------------------------------------------------------------- softmax family
 
 def _softmax(x, axes):
-    m = np.max(x, axis=axes, keepdims=True)
+    m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)     # initial: empty axes too
     with np.errstate(under="ignore"):
         e = np.exp(x - m)                          # ≤ 1: never overflows
         return e / np.sum(e, axis=axes, keepdims=True)
@@ -98,9 +98,9 @@ defjvp(_softmax_p, _softmax_rule)
 
 
 def _log_softmax(x, axes):
-    m = np.max(x, axis=axes, keepdims=True)
+    m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
     shifted = x - m
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore", divide="ignore"):          # log 0: the sum over an empty axis
         return shifted - np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True))
 
 

@@ -387,3 +387,12 @@ def test_linspace_with_traced_endpoints_matches_numpy_and_its_derivatives(kw):
     assert cr.gradcheck(f, start, stop, argnums=(0, 1), modes=("fwd", "rev"), order=2)
     assert_jacobians_agree(f, (start, stop), 0)
     assert_jacobians_agree(f, (start, stop), 1)
+
+
+@pytest.mark.parametrize("stop", [np.float32(0.5), 0.5])
+def test_linspace_with_traced_float32_endpoints_stays_float32_as_numpy_does(stop):
+    want = np.linspace(np.float32(0.1), stop, 4)
+    out, tangent = cr.jvp(lambda s: cnp.linspace(s, stop, 4), (np.float32(0.1),), (np.float32(1.0),))
+    assert out.dtype == want.dtype == tangent.dtype == np.float32
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    np.testing.assert_allclose(tangent, [1, 2 / 3, 1 / 3, 0], rtol=1e-6, atol=1e-7)

@@ -402,3 +402,14 @@ def test_bad_axis_raises_axis_error_naming_the_bound():
 def test_logsumexp_rejects_weights_that_do_not_broadcast():
     with pytest.raises(ValueError, match=r"logsumexp: a of shape \(2, 3\) and b of shape \(4,\)"):
         sp.logsumexp(np.zeros((2, 3)), b=np.ones(4))
+
+
+def test_an_empty_axis_has_logsumexp_minus_infinity_and_empty_derivatives_in_both_modes():
+    with np.errstate(all="raise"):
+        assert sp.logsumexp(np.ones(0)) == -np.inf
+        assert cr.grad(sp.logsumexp)(np.ones(0)).shape == (0,)
+        value, tangent = cr.jvp(sp.logsumexp, (np.ones(0),), (np.ones(0),))
+        assert value == -np.inf and tangent == 0
+        for f in (sp.softmax, sp.log_softmax):
+            g = cr.grad(lambda x: cnp.sum(f(x, axis=-1)))(np.ones((3, 0)))
+            assert g.shape == (3, 0)

@@ -100,6 +100,10 @@ SPECS = {
     "where": (lambda x, y: cnp.where(cnp.greater(x, 0), x, y),
               lambda x, y: np.where(x > 0, x, y), [NONZERO, ANY]),
     "nan_to_num": (cnp.nan_to_num, np.nan_to_num, [ANY]),
+    # x - q·y with an integer q: continuous values are (almost surely) away from the jumps
+    "mod": (cnp.mod, np.mod, [ANY, NONZERO]),
+    "remainder": (cnp.remainder, np.remainder, [ANY, NONZERO]),
+    "fmod": (cnp.fmod, np.fmod, [ANY, NONZERO]),
     "astype": (lambda x: cnp.astype(x, np.float64), lambda x: x.astype(np.float64), [ANY]),
 }
 
@@ -345,3 +349,43 @@ def test_operators_on_traced_values_use_these_functions():
     assert cr.gradcheck(f, x, y, argnums=(0, 1), order=2)
     r = lambda x: 2.0 - x + 3.0 * x + 1.0 / x + 2.0 ** x  # noqa: E731
     assert cr.gradcheck(r, x, order=2)
+
+
+def test_the_remainder_operators_of_tensors_are_differentiable_and_divmod_splits_off_the_quotient():
+    # angle wrapping into [-π, π): d/dx sin(wrap(x)) = cos(x)
+    x = np.array([0.3, 1.7, 2.2, 7.0, -4.0])
+    wrapped = lambda a: cnp.sum(cnp.sin((a + np.pi) % (2 * np.pi) - np.pi))
+    np.testing.assert_allclose(cr.grad(wrapped)(x), np.cos(x), rtol=1e-12)
+    t = cr.tensor([0.3, 5.5, -2.5], requires_grad=True)
+    q, r = divmod(t, 2.0)
+    assert not isinstance(q, cr.Tensor) and np.array_equal(q, [0.0, 2.0, -2.0])
+    (r.sum() + (7.0 % t).sum()).backward()
+    np.testing.assert_array_equal(t.grad, 1 - np.floor(7.0 / np.array([0.3, 5.5, -2.5])))
+
+
+def test_clip_with_crossed_bounds_sends_every_gradient_to_the_upper_bound():
+    # NumPy: clip(x, lo, hi) = min(max(x, lo), hi), which is hi everywhere when lo > hi
+    x = np.array([0.0, 0.5, 1.0])
+    f = lambda x, lo, hi: cnp.clip(x, lo, hi)
+    np.testing.assert_array_equal(f(x, 0.8, 0.2), np.clip(x, 0.8, 0.2))
+    for mode in ("rev", "fwd"):
+        jx, jlo, jhi = (cr.jacobian(f, k, mode=mode)(x, 0.8, 0.2) for k in range(3))
+        np.testing.assert_array_equal(jx, np.zeros((3, 3)))
+        np.testing.assert_array_equal(jlo, np.zeros(3))
+        np.testing.assert_array_equal(jhi, np.ones(3))
+    cr.gradcheck(f, x, np.float64(0.8), np.float64(0.2), argnums=(1, 2), order=2)
+
+
+@pytest.mark.parametrize("x", [0.0, 1e-9, 1e-7, 1e-5, 1e-3])
+def test_sinc_derivatives_near_zero_match_the_series_to_third_order(x):
+    # (cos(πx) - sinc(x))/x cancels near 0; the derivatives must still be exact there
+    p2, p4, p6 = math.pi ** 2, math.pi ** 4, math.pi ** 6
+    want = [-p2 * x / 3 + p4 * x ** 3 / 30,                 # sinc'
+            -p2 / 3 + p4 * x ** 2 / 10,                     # sinc''
+            p4 * x / 5 - p6 * x ** 3 / 42]                  # sinc'''
+    f = cnp.sinc
+    for expected in want:                                  # first, second, third order
+        f = cr.grad(f)
+        np.testing.assert_allclose(f(np.float64(x)), expected, rtol=1e-9, atol=1e-300)
+    tangent = cr.jvp(cnp.sinc, (np.float64(x),), (np.float64(1.0),))[1]
+    np.testing.assert_allclose(tangent, want[0], rtol=1e-9, atol=1e-300)

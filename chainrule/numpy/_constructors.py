@@ -128,7 +128,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if not (_traced(start) or _traced(stop)):
         return np.linspace(_primal(start), _primal(stop), num, endpoint, retstep, dtype, axis)
     div = num - 1 if endpoint else num
-    dt = np.result_type(_primal(start), _primal(stop), float)
+    dt = np.result_type(_primal(start), _primal(stop), float(num))   # a weak float, as NumPy's
     if dtype is not None and not np.issubdtype(np.dtype(dtype), np.inexact):
         return np.linspace(_primal(start), _primal(stop), num, endpoint, retstep, dtype, axis)
     if _dtype(start) != dt:

@@ -18,7 +18,7 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "
            "log1p", "logaddexp", "logaddexp2", "absolute", "abs", "fabs", "sign", "sin", "cos",
            "tan", "arcsin", "arccos", "arctan", "arctan2", "hypot", "deg2rad", "rad2deg", "radians",
            "degrees", "sinc", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "maximum",
-           "minimum", "fmax", "fmin", "clip", "where", "nan_to_num", "astype"]
+           "minimum", "fmax", "fmin", "clip", "where", "nan_to_num", "astype", "mod", "remainder", "fmod"]
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -93,6 +93,20 @@ negative = elementwise("negative", np.negative, lambda g, ans, x: -g)
 positive = elementwise("positive", np.positive, lambda g, ans, x: g)
 
 
+# ---- remainders: x - q·y with q = floor(x/y) (mod) or trunc(x/y) (fmod), an integer that is
+# constant between the jumps, so ∂/∂x = 1 and ∂/∂y = -q (the derivatives JAX and PyTorch give)
+def _quotient(ans, x, y, like):
+    """The integer ``q`` of ``ans = x - q·y``, read back from the result (exact where x/y would
+    round across an integer); NaN where y = 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _mask(np.round((_const(x) - _const(ans)) / _const(y)), like)
+
+
+mod = elementwise("mod", np.mod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _quotient(ans, x, y, g))
+remainder = mod
+fmod = elementwise("fmod", np.fmod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _quotient(ans, x, y, g))
+
+
 def _pow_dx(g, ans, x, y):
     # ∂xʸ/∂x = y·xʸ⁻¹, and 0 for y = 0 (x⁰ = 1 is constant, also at x = 0, where 0·0⁻¹ is nan)
     y_zero = _const(y) == 0                      # the exponent first: usually one scalar
@@ -157,12 +171,23 @@ rad2deg = elementwise("rad2deg", np.rad2deg, lambda g, ans, x: g * (1 / _DEG))
 radians, degrees = deg2rad, rad2deg
 
 
+# sinc'(x) = π·s(πx) with s(u) = (u cos u - sin u)/u² = Σₖ (-1)ᵏ 2k/(2k+1)! u^(2k-1), k ≥ 1
+_SINC_SERIES = [(-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, 10)]
+
+
 def _sinc_d(g, ans, x):
-    # sinc(x) = sin(πx)/(πx); sinc'(x) = (cos(πx) - sinc(x))/x.  Near 0, sinc'(x) ≈ -π²x/3:
-    # that branch is 0 at x = 0 and has the right derivative there (sinc''(0) = -π²/3)
-    zero = _const(x) == 0
-    safe = where(zero, 1, x)
-    return g * where(zero, (-math.pi ** 2 / 3) * x, (cos(math.pi * safe) - ans) / safe)
+    # sinc(x) = sin(πx)/(πx); sinc'(x) = (cos(πx) - sinc(x))/x, which cancels catastrophically
+    # as x → 0 (relative error ε/u² for u = πx), so for |u| < 1 the series is summed instead
+    # (9 terms: the next is 1e-18 of the first). Each branch sees safe values only, so the
+    # derivatives of the one not taken are finite (zero times them is zero, not NaN).
+    small = np.abs(_const(x)) < 1 / math.pi
+    u = math.pi * where(small, x, 0)
+    u2 = u * u
+    series = _SINC_SERIES[-1]
+    for c in reversed(_SINC_SERIES[:-1]):
+        series = c + u2 * series
+    safe = where(small, 1, x)
+    return g * where(small, math.pi * u * series, (cos(math.pi * safe) - ans) / safe)
 
 
 sinc = elementwise("sinc", np.sinc, _sinc_d)
@@ -212,11 +237,25 @@ def _inside(x, a_min, a_max):
     return inside
 
 
+def _clip_dlo(g, ans, x, lo, hi):
+    # clip = min(max(x, lo), hi): lo is the result where x < lo, unless lo > hi (then hi is)
+    takes = _const(x) < _const(lo)
+    if hi is not None:
+        takes = takes & (_const(lo) <= _const(hi))
+    return g * _mask(takes, g)
+
+
+def _clip_dhi(g, ans, x, lo, hi):
+    takes = _const(x) > _const(hi)
+    if lo is not None:
+        takes = takes | (_const(lo) > _const(hi))
+    return g * _mask(takes, g)
+
+
 _clip_p = elementwise(
     "clip", _clip,
     lambda g, ans, x, lo, hi: g * _mask(_inside(x, lo, hi), g),
-    lambda g, ans, x, lo, hi: g * _mask(_const(x) < _const(lo), g),
-    lambda g, ans, x, lo, hi: g * _mask(_const(x) > _const(hi), g),
+    _clip_dlo, _clip_dhi,
     broadcasts=True)
 
 
