@@ -22,11 +22,13 @@ the operand's shape in one place, :func:`unbroadcast`.
 
 from __future__ import annotations
 
+import dis
 import functools
 import heapq
 import itertools
 import math
 import threading
+import types
 import weakref
 
 import numpy as np
@@ -228,23 +230,46 @@ class ReverseTrace:
                     v = vals[i] = a._value
                     parents.append((i, a._node))
                     if saved is not None:
-                        cell = a._version                # version_of(a), inlined: the hot path
-                        saved.append((a, 0 if cell is None else cell[0]))
+                        cell = a._version                # version_cell(a), inlined: the hot path
+                        if cell is None:
+                            cell = a._version = [0]
+                        saved.append((cell, cell[0], i))
                     if not outer and isinstance(v, Tensor):
                         outer = True
                 elif trace is None:
                     vals[i] = a._value
                     if saved is not None:
                         cell = a._version
-                        saved.append((a, 0 if cell is None else cell[0]))
+                        if cell is None:
+                            cell = a._version = [0]
+                        saved.append((cell, cell[0], i))
                 else:
                     outer = True
         ans = fn(*vals, **kw) if outer else prim.impl(*vals, **kw)
         node = Node(prim, vals, kw, ans, parents, saved)
         if prim.multiple:
-            return tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
+            outs = tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
                          for j, v in enumerate(ans))
-        return Tensor._make(ans, self, node, None)
+            if saved is not None:
+                for out in outs:
+                    _watch_output(out, prim, args, saved)
+            return outs
+        out = Tensor._make(ans, self, node, None)
+        if saved is not None:
+            _watch_output(out, prim, args, saved)
+        return out
+
+
+def _watch_output(out, prim, args, saved):
+    """Give a recorded output its version counter: a view shares its base's (which the node
+    already watches); any other output gets a new one that the node watches, since rules may
+    read the output (``exp``, ``sqrt``, ``tanh``, ``relu``), so writing into it in place, or
+    into a view or a detached copy of it, must stop the backward pass."""
+    if prim.view and isinstance(args[0], Tensor):
+        out._version = version_cell(args[0])
+    else:
+        out._version = cell = [0]
+        saved.append((cell, 0, -1))
 
 
 class ForwardTrace:
@@ -337,7 +362,11 @@ def _bind(prim, fn, args, kw):
         vals = [a._value if isinstance(a, Tensor) else a for a in args]
         ans = prim.impl(*vals, **kw)
         if prim.multiple:
-            return tuple(Tensor._make(_as_array(v), None, None, None) for v in ans)
+            outs = tuple(Tensor._make(_as_array(v), None, None, None) for v in ans)
+            if prim.view and isinstance(args[0], Tensor):
+                for out in outs:
+                    out._version = version_cell(args[0])
+            return outs
         out = Tensor._make(_as_array(ans), None, None, None)
         if prim.view and isinstance(args[0], Tensor):
             out._version = version_cell(args[0])  # a view shares its base's version counter
@@ -533,13 +562,36 @@ def _fill_ct(g, ans):
 
 
 def _check_versions(node):
-    for tensor, version in node.saved:
-        now = version_of(tensor)
-        if now != version:
+    # (version counter, its value when recorded, argument index or -1 for an output); counters,
+    # not Tensors: a recorded `t[i] = v` rebinds the Tensor t to a new array and counter
+    for cell, version, i in node.saved:
+        now = cell[0]
+        if now != version and (i >= 0 or _reads_output(node.prim)):
+            what = (f"its argument {i}, of shape {_shape(node.vals[i])}" if i >= 0
+                    else "its output" if not node.prim.multiple else "one of its outputs")
             raise RuntimeError(
                 f"an array that {node.prim.name} saved for the backward pass was modified in "
-                f"place afterwards (a tensor of shape {tensor.shape}, version {version} when "
-                f"recorded, {now} now); use an out-of-place operation instead")
+                f"place afterwards ({what}, version {version} when recorded, {now} now); use an "
+                "out-of-place operation instead")
+
+
+def _reads_output(prim):
+    """Whether a VJP rule of ``prim`` may read the primitive's output (its second parameter,
+    ``ans``), so that writing into the output in place would change the gradient. Read from the
+    rules' code, and only when an output has been written to: ``y = x * 2`` may be changed in
+    place before ``backward``, ``y = sqrt(x)`` may not. A rule that is not a plain function is
+    assumed to read it."""
+    rules = [prim.vjp_joint] if prim.vjp_joint is not None else list(prim.vjps.values())
+    for rule in rules:
+        code = getattr(rule, "__code__", None)
+        if type(rule) is not types.FunctionType or code.co_argcount < 2:
+            return True
+        name = code.co_varnames[1]
+        for ins in dis.get_instructions(code):
+            if ins.opname.startswith("LOAD_") and (
+                    ins.argval == name or (type(ins.argval) is tuple and name in ins.argval)):
+                return True
+    return False
 
 
 def version_of(t):

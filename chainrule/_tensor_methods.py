@@ -85,6 +85,7 @@ def _setitem(self, idx, value):
             "chainrule.no_grad() or assign into a copy")
     out = cnp.index_update(self, idx, value)
     self._value, self._trace, self._node, self._tangent = out._value, out._trace, out._node, out._tangent
+    self._version = out._version                  # the new array's counter, not the old one's
 
 
 Tensor.__getitem__ = _getitem

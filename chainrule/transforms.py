@@ -156,10 +156,27 @@ def _vjp(f, primals, name, has_aux=False):
         grads = backward_pass(nodes, cflat, retain_graph=True)
         res = [grads.get(n) for n in leaf_nodes]
         res = [_zeros(batch or (), x) if r is None else _like(r, x) for r, x in zip(res, flat)]
-        return tree_unflatten(tdef, res)
+        return tree_unflatten(tdef, _unshared(res, cflat + flat))
 
     result = tree_unflatten(otdef, values)
     return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def _unshared(results, given):
+    """The derivatives as arrays the caller may write to: a rule may pass its cotangent through
+    (``grad`` of a sum is a broadcast of the seed, the two arguments of ``a + b`` receive the
+    same array, ``vjp`` of the identity returns the caller's own cotangent), so an array that is
+    read-only, or shares memory with an earlier result or with what the caller passed in, is
+    copied."""
+    out = []
+    for r in results:
+        if type(r) is np.ndarray and (
+                not r.flags.writeable
+                or any(type(o) is np.ndarray and np.may_share_memory(r, o) for o in out)
+                or any(type(c) is np.ndarray and np.may_share_memory(r, c) for c in given)):
+            r = r.copy()
+        out.append(r)
+    return out
 
 
 def _check_outputs(leaves, f, name):

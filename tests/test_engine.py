@@ -144,7 +144,7 @@ def test_the_object_apis_graph_is_freed_by_reference_counting(gc_disabled):
     refs = [weakref.ref(h), weakref.ref(h._value), weakref.ref(out), weakref.ref(out._value)]
     del h
     out.backward(grad=np.ones(3), retain_graph=True)
-    assert refs[0]() is not None           # retained: the graph still holds h's value
+    assert refs[1]() is not None           # retained: the graph still holds h's value
     del out
     assert [r() for r in refs] == [None] * 4
     assert w.grad is not None

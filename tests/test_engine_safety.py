@@ -83,6 +83,58 @@ def test_in_place_change_through_a_detached_copy_or_a_view_makes_backward_raise(
         y.backward()
 
 
+VIEWS = {"slice": lambda t: t[:2], "reshape": lambda t: cnp.reshape(t, (2, 2)), "transpose": lambda t: t.T,
+         "split": lambda t: cnp.split(t, 2)[0], "array_split": lambda t: cnp.array_split(t, 3)[1],
+         "hsplit": lambda t: cnp.hsplit(t, 2)[1]}
+
+
+@pytest.mark.parametrize("made_under_no_grad", [True, False])
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_in_place_change_through_any_view_makes_backward_raise(view, made_under_no_grad):
+    # a view shares its base's version counter however it was made, traced or not
+    t = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = (t * t).sum()
+    piece = None if made_under_no_grad else VIEWS[view](t)
+    with cr.no_grad():
+        piece = VIEWS[view](t) if made_under_no_grad else piece
+        piece.add_(100.0)
+    with pytest.raises(RuntimeError, match="multiply saved for the backward pass was modified in place"):
+        y.backward()
+
+
+@pytest.mark.parametrize("how", ["itself", "detach", "view"])
+def test_in_place_change_of_an_output_that_a_rule_reads_makes_backward_raise(how):
+    # sqrt's rule reads its output: g / (2 sqrt(x)); a changed output would change the gradient
+    x = cr.tensor([1.0, 4.0, 9.0], requires_grad=True)
+    y = cnp.sqrt(x)
+    with cr.no_grad():
+        target = {"itself": y, "detach": y.detach(), "view": y[1:]}[how]
+        target.mul_(10.0)
+    with pytest.raises(RuntimeError, match="sqrt saved for the backward pass was modified in place "
+                                           "afterwards \\(its output, version 0 when recorded, 1 now\\)"):
+        y.sum().backward()
+
+
+def test_an_output_that_no_rule_reads_may_be_changed_in_place_before_backward():
+    # as in PyTorch: multiply's rules read its inputs only, so y may change; its input may not
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    with cr.no_grad():
+        y.add_(1.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_a_recorded_assignment_rebinds_the_tensor_so_later_in_place_changes_touch_only_the_new_array():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = cnp.exp(x)                                # exp's rule reads this output
+    y[0] = 5.0                                    # recorded: y is now index_update's result
+    with cr.no_grad():
+        y.mul_(3.0)                               # the new array, not the one exp saved
+    y.sum().backward()                            # (a change under no_grad is not differentiated)
+    np.testing.assert_allclose(x.grad, [0.0, np.exp(2.0)])
+
+
 def test_np_array_with_copy_true_does_not_share_the_tensors_memory():
     t = cr.tensor([1.0, 2.0, 3.0])
     a = np.array(t, copy=True)

@@ -414,3 +414,19 @@ def test_an_output_that_is_the_input_itself_adds_its_cotangent_to_the_others():
     t = cr.tensor(x, requires_grad=True)
     (t * 1.0 + t).backward(np.ones(2))
     np.testing.assert_array_equal(t.grad, [2.0, 2.0])
+
+
+def test_derivatives_are_separate_writable_arrays_not_views_of_each_other_or_of_the_cotangent():
+    c = np.array([1.0, 2.0, 3.0])
+    gx, gy = cr.grad(lambda a, b: cnp.sum((a + b) * c), argnums=(0, 1))(np.ones(3), np.ones(3))
+    gx *= 0.1                                           # scaling one leaves the other alone
+    np.testing.assert_array_equal(gy, c)
+    d = cr.grad(lambda p: cnp.sum(p["w"] + p["b"]))({"w": np.ones(2), "b": np.ones(2)})
+    assert not np.may_share_memory(d["w"], d["b"])
+    g = cr.grad(lambda a: cnp.sum(a))(np.ones(3))      # a broadcast of the seed inside
+    g -= 1
+    np.testing.assert_array_equal(g, np.zeros(3))
+    ct = np.ones(3)
+    (back,) = cr.vjp(lambda a: a, np.zeros(3))[1](ct)
+    back[0] = 5.0
+    np.testing.assert_array_equal(ct, np.ones(3))

@@ -377,6 +377,7 @@ def _split_vjp(g, ans, x, bounds, axis):
 
 
 _split_p = primitive(_split, name="split", multiple=True)
+_split_p.prim.view = True                          # the pieces are views of x
 defvjp(_split_p, _split_vjp)
 defjvp(_split_p, lambda t, ans, x, bounds, axis: _split_p(t, bounds, _nb(t, x) + axis))
 
