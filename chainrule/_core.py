@@ -729,6 +729,10 @@ class Tensor:
     def backward(self, grad=None, retain_graph=False):
         """Accumulate ``∂self/∂leaf`` (contracted with ``grad``) into the ``.grad`` of leaves."""
         if self._trace is not _GLOBAL:
+            if self._trace is not None:
+                raise RuntimeError(
+                    "backward() on a value traced by a transform (grad, jacobian, jvp, ...): inside "
+                    "the transformed function, return the value and let the transform differentiate it")
             raise RuntimeError(
                 "backward() on a tensor that does not require grad: no input of the computation "
                 "was created with requires_grad=True (or it ran under no_grad())")

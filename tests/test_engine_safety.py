@@ -288,3 +288,15 @@ def test_gradcheck_refuses_argnums_out_of_range_or_named_twice():
         cr.gradcheck(f, x3, x3, argnums=2)
     with pytest.raises(ValueError, match=r"gradcheck: argnums=\(0, -2\) names the same argument twice"):
         cr.gradcheck(f, x3, x3, argnums=(0, -2))
+
+
+def test_backward_on_a_value_traced_by_a_transform_says_so():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        y = cnp.sum(x * w)
+        y.backward()
+        return y
+
+    with pytest.raises(RuntimeError, match="backward\\(\\) on a value traced by a transform"):
+        cr.grad(f)(np.ones(2))
