@@ -25,6 +25,7 @@ from __future__ import annotations
 import dis
 import functools
 import heapq
+import inspect
 import itertools
 import math
 import threading
@@ -221,7 +222,8 @@ class ReverseTrace:
     def process(self, prim, fn, args, kw):
         vals = list(args)
         parents = []
-        saved = [] if self.level == 0 else None     # the object API checks in-place changes
+        # the object API checks in-place changes; a view's rules read only its base's shape
+        saved = [] if self.level == 0 and not prim.view else None
         outer = False                               # values traced by enclosing transforms
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -250,26 +252,35 @@ class ReverseTrace:
         if prim.multiple:
             outs = tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
                          for j, v in enumerate(ans))
-            if saved is not None:
+            if self.level == 0:
                 for out in outs:
                     _watch_output(out, prim, args, saved)
             return outs
         out = Tensor._make(ans, self, node, None)
-        if saved is not None:
+        if self.level == 0:
             _watch_output(out, prim, args, saved)
         return out
 
 
 def _watch_output(out, prim, args, saved):
-    """Give a recorded output its version counter: a view shares its base's (which the node
-    already watches); any other output gets a new one that the node watches, since rules may
-    read the output (``exp``, ``sqrt``, ``tanh``, ``relu``), so writing into it in place, or
-    into a view or a detached copy of it, must stop the backward pass."""
-    if prim.view and isinstance(args[0], Tensor):
+    """Give a recorded output its version counter. A view shares its base's: a write through
+    either reaches the nodes that saved the other. Any other output gets a new counter, which
+    its node watches (``saved``), since a rule may read the output (``exp``, ``sqrt``,
+    ``relu``): writing into it, or into a view or a detached copy of it, must then stop the
+    backward pass."""
+    if _is_view(prim, args, out._value):
         out._version = version_cell(args[0])
     else:
         out._version = cell = [0]
-        saved.append((cell, 0, -1))
+        if saved is not None:
+            saved.append((cell, 0, -1))
+
+
+def _is_view(prim, args, value):
+    """Whether ``value``, a result of ``prim``, shares memory with its first argument (a view
+    primitive may also copy: ``x[[0, 1]]``, or a reshape of a transposed array)."""
+    return (prim.view and isinstance(args[0], Tensor)
+            and np.may_share_memory(_primal(args[0]), value))
 
 
 class ForwardTrace:
@@ -361,16 +372,12 @@ def _bind(prim, fn, args, kw):
     if top is None or (level == 0 and not _grad_mode.enabled):
         vals = [a._value if isinstance(a, Tensor) else a for a in args]
         ans = prim.impl(*vals, **kw)
-        if prim.multiple:
-            outs = tuple(Tensor._make(_as_array(v), None, None, None) for v in ans)
-            if prim.view and isinstance(args[0], Tensor):
-                for out in outs:
-                    out._version = version_cell(args[0])
-            return outs
-        out = Tensor._make(_as_array(ans), None, None, None)
-        if prim.view and isinstance(args[0], Tensor):
-            out._version = version_cell(args[0])  # a view shares its base's version counter
-        return out
+        outs = (tuple(Tensor._make(_as_array(v), None, None, None) for v in ans) if prim.multiple
+                else (Tensor._make(_as_array(ans), None, None, None),))
+        for out in outs:
+            if _is_view(prim, args, out._value):
+                out._version = version_cell(args[0])  # a view shares its base's version counter
+        return outs if prim.multiple else outs[0]
     if not top.alive:
         raise RuntimeError(
             f"{prim.name}: a value traced by a transform that has already returned was used "
@@ -566,7 +573,7 @@ def _check_versions(node):
     # not Tensors: a recorded `t[i] = v` rebinds the Tensor t to a new array and counter
     for cell, version, i in node.saved:
         now = cell[0]
-        if now != version and (i >= 0 or _reads_output(node.prim)):
+        if now != version and _reads(node.prim, i):
             what = (f"its argument {i}, of shape {_shape(node.vals[i])}" if i >= 0
                     else "its output" if not node.prim.multiple else "one of its outputs")
             raise RuntimeError(
@@ -575,18 +582,24 @@ def _check_versions(node):
                 "out-of-place operation instead")
 
 
-def _reads_output(prim):
-    """Whether a VJP rule of ``prim`` may read the primitive's output (its second parameter,
-    ``ans``), so that writing into the output in place would change the gradient. Read from the
-    rules' code, and only when an output has been written to: ``y = x * 2`` may be changed in
-    place before ``backward``, ``y = sqrt(x)`` may not. A rule that is not a plain function is
-    assumed to read it."""
-    rules = [prim.vjp_joint] if prim.vjp_joint is not None else list(prim.vjps.values())
+def _reads(prim, i):
+    """Whether a VJP rule of ``prim`` may read the values of its argument ``i`` (-1: its
+    output), so that writing into that array in place would change the gradient. Read from the
+    rules' code, and only once such an array has been written to: after ``y = x + 1`` either
+    may change, as in PyTorch; after ``y = sqrt(x)`` neither may. A rule that is not a plain
+    function, or takes that argument through ``*args``, is assumed to read it."""
+    joint = prim.vjp_joint
+    rules = [joint] if joint is not None else list(prim.vjps.values())
+    position = 1 if i < 0 else (3 if joint is not None else 2) + i   # (g, ans, [needed,] *args)
     for rule in rules:
-        code = getattr(rule, "__code__", None)
-        if type(rule) is not types.FunctionType or code.co_argcount < 2:
+        if type(rule) is not types.FunctionType:
             return True
-        name = code.co_varnames[1]
+        code = rule.__code__
+        if position >= code.co_argcount:
+            if code.co_flags & inspect.CO_VARARGS:
+                return True
+            continue
+        name = code.co_varnames[position]
         for ins in dis.get_instructions(code):
             if ins.opname.startswith("LOAD_") and (
                     ins.argval == name or (type(ins.argval) is tuple and name in ins.argval)):

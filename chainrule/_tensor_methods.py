@@ -83,6 +83,15 @@ def _setitem(self, idx, value):
         raise RuntimeError(
             "in-place assignment into a leaf tensor that requires grad; do it under "
             "chainrule.no_grad() or assign into a copy")
+    node = self._node
+    if node is not None and node.prim is not None and getattr(node.prim, "view", False) \
+            and node.vals is not None and np.may_share_memory(self._value, node.vals[0]):
+        # NumPy would write through the view into its base; a recorded assignment makes a new
+        # array instead, which the base would never see
+        raise RuntimeError(
+            f"__setitem__: this tensor is a view ({node.prim.name}) of a recorded value, and an "
+            "assignment into it cannot reach that value; index the value itself in one step "
+            "(h[0, 1] = v, not h[0][1] = v), or assign into a copy")
     out = cnp.index_update(self, idx, value)
     self._value, self._trace, self._node, self._tangent = out._value, out._trace, out._node, out._tangent
     self._version = out._version                  # the new array's counter, not the old one's
@@ -215,8 +224,15 @@ def _array_function(self, func, types, args, kwargs):
             raise TypeError(
                 f"numpy.{func.__name__} is not differentiable in chainrule; on traced values use "
                 "the functions of chainrule.numpy (see its list in the README)")
-        return func(*_strip(args), **_strip(kwargs))
+        result = func(*_strip(args), **_strip(kwargs))
+        if func.__name__ in _WRITERS and args and isinstance(args[0], Tensor):
+            bump_version(args[0])                # np.copyto(t, ...) wrote into t's array
+        return result
     return fn(*args, **kwargs)
+
+
+# NumPy functions that write into their first argument
+_WRITERS = frozenset({"copyto", "fill_diagonal", "put", "putmask", "place", "put_along_axis"})
 
 
 def _tensors(obj):

@@ -34,7 +34,10 @@ constant, say).  Anything computed afresh from the batch outside the graph — a
 a mask of active hinge margins, ``np.arange(n)`` — would be frozen by a replay, so such a step
 runs the ordinary way, with a warning that says why.  Like ``jax.jit``, a recording cannot see
 Python decisions taken on the *values* of the data (``if x.max() > 1: ...``): such a forward
-should not be replayed (``TrainStep(..., replay=False)``).
+should not be replayed (``TrainStep(..., replay=False)``). Nor can it see numbers and arrays that
+the model or the loss reads from outside a module (a global, a closure: ``loss = lambda o, y:
+ce(o, y) * beta[0]``): as under ``jax.jit`` they are constants of the recording. Keep such a
+value as an attribute of a module, whose assignment makes the step record again.
 
 While a step is recorded the model receives ``x`` as a Tensor, so that what it computes from
 ``x`` alone is recorded too.  An item assignment into it (``x[:, 0] = 0``) is written into the

@@ -300,3 +300,86 @@ def test_backward_on_a_value_traced_by_a_transform_says_so():
 
     with pytest.raises(RuntimeError, match="backward\\(\\) on a value traced by a transform"):
         cr.grad(f)(np.ones(2))
+
+
+# ---- round two: what changes may and may not follow a recorded operation
+
+W0 = np.array([[0.1, 0.2], [0.3, 0.4]])
+
+
+@pytest.mark.parametrize("write", [
+    lambda d: np.copyto(d, 0.0), lambda d: np.fill_diagonal(d, 0.0), lambda d: np.put(d, [0], 0.0),
+    lambda d: np.putmask(d, np.ones((2, 2), bool), 0.0), lambda d: np.place(d, np.ones((2, 2), bool), [0.0]),
+    lambda d: np.put_along_axis(d, np.zeros((2, 1), int), 0.0, axis=1)])
+def test_numpy_functions_that_write_into_a_detached_copy_make_backward_raise(write):
+    w = cr.tensor(W0, requires_grad=True)
+    y = cnp.exp(w)
+    write(y.detach())
+    with pytest.raises(RuntimeError, match="exp saved for the backward pass was modified in place"):
+        y.sum().backward()
+
+
+def test_a_single_operand_einsum_is_a_new_array_so_writing_into_it_changes_nothing_else():
+    w = cr.tensor(W0, requires_grad=True)
+    y = cnp.exp(w)
+    d = cnp.einsum("ij->ji", y)                   # NumPy's result would be a view of y
+    with cr.no_grad():
+        d.mul_(0.0)
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, np.exp(W0), rtol=1e-15)
+
+
+def test_assigning_into_a_view_of_a_recorded_value_is_refused_instead_of_lost():
+    x = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    h = x * 1.0
+    with pytest.raises(RuntimeError, match=r"h\[0, 1\] = v, not h\[0\]\[1\] = v"):
+        h[0][1] = 5.0
+    h[0, 1] = 5.0                                 # the one-step form is recorded
+    np.testing.assert_array_equal(h.numpy()[0], [1.0, 5.0, 1.0])
+    with pytest.raises(RuntimeError, match="is a view"):
+        cr.grad(lambda a: _chained_assignment(a))(np.ones((2, 3)))
+
+
+def _chained_assignment(a):
+    h = a * 1.0
+    h[0][1] = 5.0
+    return cnp.sum(h)
+
+
+def test_one_element_of_a_constant_tensor_is_a_view_that_in_place_methods_write_through():
+    t = cr.tensor([1.0, 2.0, 3.0])
+    t[0].add_(5.0)                                # as torch: t[0] is a 0-d view
+    np.testing.assert_array_equal(t.numpy(), [6.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("case", ["matmul", "linear", "slice of a product", "advanced-index copy",
+                                  "input of add"])
+def test_changes_that_no_rule_reads_leave_backward_exact_as_in_pytorch(case):
+    from chainrule.nn import functional as F
+    x = cr.tensor(W0, requires_grad=True)
+    if case == "matmul":
+        out, changed, want = x @ np.ones((2, 2)), None, 2 * np.ones((2, 2))
+    elif case == "linear":
+        out, changed, want = F.linear(x, np.ones((3, 2)), np.zeros(3)), None, 3 * np.ones((2, 2))
+    elif case == "slice of a product":
+        out = x * 2.0
+        changed, want = out[:1], 2 * np.ones((2, 2))
+    elif case == "advanced-index copy":
+        out = cnp.exp(x)
+        changed, want = out[[0]], np.exp(W0)
+    else:
+        c = cr.tensor(np.ones((2, 2)))
+        out, changed, want = x + c, c, np.ones((2, 2))
+    with cr.no_grad():
+        (out if changed is None else changed).mul_(3.0)
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad, want, rtol=1e-15)
+
+
+def test_a_write_through_a_slice_into_an_output_that_a_rule_reads_makes_backward_raise():
+    x = cr.tensor(W0, requires_grad=True)
+    h = cnp.exp(x)
+    with cr.no_grad():
+        h[:1].mul_(2.0)
+    with pytest.raises(RuntimeError, match="exp saved for the backward pass was modified in place"):
+        h.sum().backward()

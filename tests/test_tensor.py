@@ -334,11 +334,21 @@ def test_an_in_place_update_of_a_saved_tensor_makes_backward_raise_naming_the_op
 
 def test_an_in_place_update_of_a_leaf_under_no_grad_invalidates_recorded_uses():
     w = leaf([1.0, 2.0])
-    loss = cnp.sum(cnp.exp(w))             # exp saved w
+    loss = cnp.sum(cnp.sin(w))             # sin's rule reads w: cos(w)
     with cr.no_grad():
         w.sub_(np.array([0.1, 0.1]))
-    with pytest.raises(RuntimeError, match="exp saved"):
+    with pytest.raises(RuntimeError, match="sin saved"):
         loss.backward()
+
+
+def test_an_in_place_update_of_an_input_that_no_rule_reads_leaves_backward_exact():
+    # exp's rule reads its output, not its input (as in PyTorch, which saves exp's result)
+    w = leaf([1.0, 2.0])
+    loss = cnp.sum(cnp.exp(w))
+    with cr.no_grad():
+        w.sub_(np.array([0.1, 0.1]))
+    loss.backward()
+    np.testing.assert_allclose(w.grad, np.exp([1.0, 2.0]), rtol=1e-15)
 
 
 def test_an_in_place_update_under_no_grad_after_backward_is_the_optimiser_step():

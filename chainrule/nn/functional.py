@@ -74,26 +74,26 @@ def _rows(v, nb, width):
     return cnp.reshape(v, _shape(v)[:nb] + (-1, width))
 
 
-def _linear_ct_x(g, ans, x, W):
+def _linear_ct_x(g, x, W):
     if type(g) is np.ndarray and type(W) is np.ndarray:
         return _product(g, W)
     return g @ W                                 # ∂y/∂x = W
 
 
-def _linear_ct_W(g, ans, x, W):
+def _linear_ct_W(g, x, W):
     if _ndim(g) == 2 and _ndim(x) == 2:
         return g.T @ x                           # ∂L/∂W = gᵀx, contiguous (out, in)
-    nb = _ndim(g) - _ndim(ans)
+    nb = _ndim(g) - _ndim(x)                     # y = x Wᵀ + b has x's number of axes
     out, inp = _shape(W)
     return cnp.swapaxes(_rows(g, nb, out), -1, -2) @ cnp.reshape(x, (-1, inp))
 
 
-def _linear_ct_b(g, ans, x, W):
-    if _ndim(g) == 2 and _ndim(ans) == 2:
+def _linear_ct_b(g, x, W):
+    if _ndim(g) == 2 and _ndim(x) == 2:
         if type(g) is np.ndarray and (g.dtype == np.float32 or g.dtype == np.float64):
             return _filled(1, len(g), g.dtype) @ g   # ∂L/∂b = 1ᵀg: a GEMV, 3x faster than g.sum(0)
         return g.sum(axis=0)                     # ∂L/∂b = Σ_rows g
-    nb = _ndim(g) - _ndim(ans)
+    nb = _ndim(g) - _ndim(x)
     return cnp.sum(_rows(g, nb, _shape(W)[0]), axis=-2)      # ∂L/∂b = Σ_rows g
 
 
@@ -113,8 +113,9 @@ _LINEAR_CT = (_linear_ct_x, _linear_ct_W, _linear_ct_b)
 
 
 def _linear_vjp(g, ans, needed, x, W, b):
-    # one rule for the three arguments: the engine makes one call per node instead of three
-    return [_LINEAR_CT[i](g, ans, x, W) for i in needed]
+    # one rule for the three arguments: the engine makes one call per node instead of three;
+    # none reads the output (so it may be changed in place before backward, see _core._reads)
+    return [_LINEAR_CT[i](g, x, W) for i in needed]
 
 
 def _relu_mask(g, ans):
@@ -128,7 +129,7 @@ def _relu_mask(g, ans):
 
 def _linear_relu_vjp(g, ans, needed, x, W, b):
     # the mask is applied once and shared by the three products
-    return _linear_vjp(_relu_mask(g, ans), ans, needed, x, W, b)
+    return _linear_vjp(_relu_mask(g, ans), None, needed, x, W, b)
 
 
 def _linear_jvp_x(t, ans, x, W, b):

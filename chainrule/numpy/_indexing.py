@@ -52,7 +52,10 @@ def _split_advanced(idx):
 
 
 def _getitem(x, idx):
-    return x[idx]
+    y = x[idx]
+    if not isinstance(y, np.ndarray) and isinstance(x, np.ndarray):
+        y = x[idx + (Ellipsis,)]       # one element as a 0-d view, as PyTorch's t[i]: x[i] copies
+    return y
 
 
 def _move_front(y, nb, nadv, front):

@@ -62,6 +62,14 @@ def _mT(x):
     return swapaxes(x, nd - 1, nd - 2)
 
 
+def _mm_ndim(a, b):
+    """The number of axes of ``a @ b`` (so the rules need not read the output itself)."""
+    na, nb = _ndim(a), _ndim(b)
+    if na == 1 or nb == 1:
+        return na + nb - 2
+    return max(na, nb)
+
+
 def _mm_vjp_a(g, ans, a, b):
     na, nb_ = _ndim(a), _ndim(b)
     if na == 2 and nb_ == 2 and _ndim(g) == 2:
@@ -70,7 +78,7 @@ def _mm_vjp_a(g, ans, a, b):
         return _expand_last(g) * b
     if na == 1 and nb_ == 2:                    # xᵀB: ḡ_x = g Bᵀ, all batch rows in one GEMM
         return g @ _mT(b)
-    nb = _ndim(g) - _ndim(ans)
+    nb = _ndim(g) - _mm_ndim(a, b)
     g2, a2, b2, av, bv = _as_matrices(g, a, b, nb)
     c = g2 @ _mT(b2)
     c = unbroadcast(c, a2, nb)
@@ -85,7 +93,7 @@ def _mm_vjp_b(g, ans, a, b):
         return g @ a
     if na == 1 and nb_ == 2:                    # xᵀB: ḡ_B = x gᵀ, per batch row
         return _expand_last(a) * _expand_before_last(g)
-    nb = _ndim(g) - _ndim(ans)
+    nb = _ndim(g) - _mm_ndim(a, b)
     g2, a2, b2, av, bv = _as_matrices(g, a, b, nb)
     c = _mT(a2) @ g2
     c = unbroadcast(c, b2, nb)
@@ -155,7 +163,10 @@ def _einsum(*operands, spec):
     # three or more operands need a contraction order; a large pair is worth handing to BLAS
     # (NumPy's own loop wins below about 64³ multiply-adds)
     optimize = len(operands) > 2 or _work(ins, operands) > 1 << 16
-    return np.einsum(",".join(ins) + "->" + out, *operands, optimize=optimize)
+    result = np.einsum(",".join(ins) + "->" + out, *operands, optimize=optimize)
+    if len(operands) == 1 and np.may_share_memory(result, operands[0]):
+        result = result.copy()                     # 'ij->ji', 'ii->i': NumPy returns a view
+    return result
 
 
 def _work(ins, operands):
