@@ -348,7 +348,8 @@ class Explanation:
         out = self.output
         lines = [f"ḡ_{out.name} = 1"] + [s.text for s in self.backward]
         for v in self.inputs:
-            lines.append(f"∂{out.name}/∂{v.name} = ḡ_{v.name} = {_row(self.gradient[v.name].reshape(1, -1))}")
+            row = np.reshape(self.gradient[v.name], (1, -1), order=self.order)   # strung as the Jacobians
+            lines.append(f"∂{out.name}/∂{v.name} = ḡ_{v.name} = {_row(row)}")
         return lines
 
     def _jac(self, of, wrt):
@@ -444,9 +445,10 @@ def explain(f, *args, argnums=0, names=None, order="C"):
     _name_nodes(nodes, f, nums, names, fname)
     for n in nodes:
         if n.size is not None and out.size * n.size > _MAX_ENTRIES:
-            raise ValueError(f"explain of {fname}: the Jacobian ∂{out.name}/∂{n.name} would have "
-                             f"{out.size}×{n.size} entries; explain is for small examples — "
-                             "use smaller inputs (e.g. a batch of 2)")
+            _too_large(fname, out.name, n.name, out.size, n.size)
+        for _, parent in n.parents:                # each local Jacobian, and the identity seeding it
+            if n.size * max(n.size, parent.size) > _MAX_ENTRIES:
+                _too_large(fname, n.name, parent.name, n.size, parent.size)
 
     inputs = [n for n in nodes if n.is_leaf]
     computed = [_variable(n, out) for n in nodes if not n.is_leaf]
@@ -505,8 +507,8 @@ def explain(f, *args, argnums=0, names=None, order="C"):
     backward = gradient = None
     if out.size == 1:
         grads, raw = backward_cotangents(nodes, out)
-        backward = [VJPStep(n.name, p.name, pos, np.reshape(g, (1, -1)), np.reshape(c, (1, -1)), acc,
-                            _repeated(n, p))
+        backward = [VJPStep(n.name, p.name, pos, np.reshape(g, (1, -1), order=order),
+                            np.reshape(c, (1, -1), order=order), acc, _repeated(n, p))
                     for n, p, pos, g, c, acc in raw]
         gradient = {}
         for v in variables[:len(nums)]:
@@ -524,6 +526,11 @@ def explain(f, *args, argnums=0, names=None, order="C"):
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _too_large(fname, of, wrt, k, d):
+    raise ValueError(f"explain of {fname}: the Jacobian ∂{of}/∂{wrt} would have {k}×{d} entries; "
+                     "explain is for small examples — use smaller inputs (e.g. a batch of 2)")
+
 
 def _arg_name(f, k):
     try:
@@ -560,7 +567,11 @@ def _name_nodes(nodes, f, nums, names, fname):
             n.name = s
         return
     out = nodes[-1]
-    for k, n in enumerate(computed[:-1], 1):
+    k = 0
+    for n in computed[:-1]:
+        k += 1
+        while f"v{k}" in taken:                 # an input may be called v1 too
+            k += 1
         n.name = f"v{k}"
     if out.is_leaf:
         return                                  # f returned an input: the output keeps its name

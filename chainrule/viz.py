@@ -97,7 +97,9 @@ def draw_graph(target, *args, params=None, filename=None, format=None, show_valu
 
     Returns a ``graphviz.Digraph``: ``.source`` is its DOT text, and Jupyter shows it as SVG.
     With ``filename`` it is also rendered there (``format`` defaults to the suffix, else svg;
-    ``"dot"`` writes the source only).  The DOT source is always written beside it as
+    ``"dot"`` writes the source only; a filename ending in ``.dot`` with another ``format``
+    names the source, rendered beside it as ``<stem>.<format>``; any other suffix that differs
+    from ``format`` is refused).  The DOT source is always written beside it as
     ``<stem>.dot``; if the Graphviz program ``dot`` is missing, a
     :class:`GraphvizNotFoundWarning` says how to install it and only the source is written.
     """
@@ -230,13 +232,18 @@ def _value_text(v):
 
 
 def _render(dot, graphviz, path, format):
-    fmt = format or (path.suffix[1:] if path.suffix else "svg")
+    suffix = path.suffix[1:]
+    fmt = format or suffix or "svg"
+    source = suffix in ("dot", "gv")              # a .dot filename names the source file
+    if format and suffix and format != suffix and not source:
+        raise ValueError(f"draw_graph: filename {path.name!r} ends in .{suffix} but format is {format!r}; "
+                         f"end the filename in .{format}, or leave format out")
     path.parent.mkdir(parents=True, exist_ok=True)
-    source_path = path if fmt in ("dot", "gv") else path.with_suffix(".dot")
+    source_path = path if source or fmt in ("dot", "gv") else path.with_suffix(".dot")
     write_atomic(source_path, dot.source)
     if fmt in ("dot", "gv"):
         return
-    target = path if path.suffix else path.with_suffix("." + fmt)
+    target = path if suffix and not source else path.with_suffix("." + fmt)
     try:
         graphviz.render("dot", fmt, source_path, outfile=target)
     except graphviz.ExecutableNotFound:

@@ -178,6 +178,16 @@ def test_add_subcommand_plugs_experiment_into_an_argparse_command_line(tmp_path)
         parser.parse_args(["experiment", "no-such-experiment"])
 
 
+@pytest.mark.parametrize("seed", ["-1", "99999999999", "x"])
+def test_a_seed_outside_what_the_generators_take_is_refused_naming_the_option(seed, capsys):
+    parser = argparse.ArgumentParser(prog="chainrule")
+    experiments.add_subcommand(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["experiment", "maxout", "--quick", "--seed", seed])
+    assert stop.value.code == 2
+    assert "argument --seed: expected an integer in 0..2**32-1" in capsys.readouterr().err
+
+
 def test_unknown_experiment_names_are_refused_with_the_valid_names():
     with pytest.raises(ValueError, match="unknown experiment 'resnet'; choose one of activations, "):
         experiments.run("resnet")

@@ -346,3 +346,35 @@ def test_import_chainrule_explain_gives_the_callable_module():
     import chainrule.explain as ex
     assert ex.Explanation is Explanation and isinstance(ex(lecture_loss, W), Explanation)
     assert isinstance(cr.explain(lecture_loss, W), Explanation)
+
+
+def test_column_major_explanations_string_the_backward_rows_as_the_jacobians():
+    W = np.array([[1.0, 10.0], [100.0, 1000.0]])
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    e = explain(lambda X: cnp.sum(W * cnp.tanh(X)), X, order="F")
+    want = (W * (1 - np.tanh(X) ** 2)).reshape(1, -1, order="F")
+    np.testing.assert_allclose(e.total, want, rtol=1e-12)
+    for step in e.backward:                       # each printed product holds in this layout
+        key = (step.of, step.wrt, step.argument)
+        local = next(j.matrix for j in e.jacobians if (j.of, j.wrt, j.argument) == key)
+        np.testing.assert_allclose(step.cotangent @ local, step.result, rtol=1e-12)
+    np.testing.assert_allclose(e.backward[-1].result, want, rtol=1e-12)
+    assert "[0.42  , 0.9866, 0.7065, 1.341 ]" in str(e)
+
+
+def test_generated_names_avoid_the_names_of_the_inputs():
+    def f(v1):
+        return cnp.sum(cnp.exp(cnp.sin(v1)))
+    e = explain(f, np.array([0.5, 1.0]))
+    names = [v.name for v in e.variables]
+    assert names[0] == "v1" and len(set(names)) == len(names)
+    assert "v1 = sin(v1)" not in str(e)
+
+    def h(v1, w):
+        return cnp.sum(cnp.sin(v1) * cnp.cos(w))
+    assert explain(h, np.array([0.5]), np.array([1.0]), argnums=(0, 1)).fan_out == {}
+
+
+def test_a_local_jacobian_too_large_to_show_is_refused_before_it_is_built():
+    with pytest.raises(ValueError, match=r"would have 62500×250 entries; explain is for small examples"):
+        explain(lambda x: cnp.sum(cnp.outer(x, x)), np.linspace(0, 1, 250))

@@ -117,6 +117,19 @@ def test_draw_graph_with_a_dot_filename_writes_only_the_source(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.dot"]
 
 
+def test_draw_graph_refuses_a_format_that_contradicts_the_filename(tmp_path):
+    with pytest.raises(ValueError, match=r"filename 'f.png' ends in .png but format is 'pdf'"):
+        viz.draw_graph(lecture_loss, W, X, filename=tmp_path / "f.png", format="pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz program dot is not installed")
+def test_draw_graph_with_a_dot_filename_and_a_format_renders_beside_the_source(tmp_path):
+    graph = viz.draw_graph(lecture_loss, W, X, filename=tmp_path / "d.dot", format="png")
+    assert (tmp_path / "d.dot").read_text() == graph.source
+    assert_png(tmp_path / "d.png")
+
+
 def test_missing_graphviz_package_raises_import_error_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "graphviz", None)
     with pytest.raises(ImportError, match=r'pip install "chainrule\[viz\]"'):

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..cli import _seed
+
 __all__ = ["EXPERIMENTS", "run", "add_subcommand", "command", "main"]
 
 # command-line name -> module
@@ -64,7 +66,8 @@ def _configure(parser):
                                       "one subdirectory per experiment)")
     parser.add_argument("--quick", action="store_true",
                         help="small data and networks: each experiment in seconds")
-    parser.add_argument("--seed", type=int, default=0, help="seeds data, initialisation and shuffling")
+    parser.add_argument("--seed", type=_seed, default=0,           # the check of `chainrule train --seed`
+                        help="seeds data, initialisation and shuffling")
     return parser
 
 
