@@ -389,12 +389,27 @@ def _are_labels(out, classes):
     return np.issubdtype(classes.dtype, np.number) and bool(np.all(np.isin(out, classes)))
 
 
+def _ends_in_logistic(predict):
+    """Whether ``predict`` is a Module whose output is a probability (its last step is σ)."""
+    from .nn.activations import activation_name
+    from .nn.layers import Neuron
+    from .nn.module import Module
+    if isinstance(predict, Neuron):
+        return activation_name(predict.activation) == "logistic"
+    if isinstance(predict, Module):
+        last = [m for m in predict.modules() if not any(True for _ in m.children())]
+        return bool(last) and activation_name(last[-1]) == "logistic"
+    return False
+
+
 def plot_decision_boundary(predict, X, y, path=None, ax=None, title=None, resolution=200, pad=0.5):
     """The class regions of a 2-D classifier, with the data on top.
 
     ``predict`` maps an (n, 2) array to scores: shape (n,) or (n, 1) for a binary classifier
     whose boundary is score 0 (the margins ±1 are drawn dashed), or (n, k) for k classes
-    (argmax).  A Module works as is.  A function that returns class labels instead (such as a
+    (argmax).  A Module works as is; one that ends in the logistic function (the lecture's
+    logistic regression, ``Neuron(2, activation="logistic")``) outputs P(y = 1 | x), and its
+    boundary is drawn at 0.5.  A function that returns class labels instead (such as a
     scikit-learn ``model.predict``: integers, strings, or floats that are all labels of ``y``)
     gets one region per label, coloured as that label's points.
     """
@@ -425,10 +440,15 @@ def plot_decision_boundary(predict, X, y, path=None, ax=None, title=None, resolu
                     colors=[f"C{j % 10}" for j in range(k)], alpha=0.25)
     elif out.ndim == 1 or out.shape[1] == 1:
         s = out.astype(np.float64).reshape(gx.shape)
+        probability = _ends_in_logistic(predict)
         # region colours are pale versions of the markers' (C0 for the first class, C1 the second)
-        ax.contourf(gx, gy, s > 0, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"], alpha=0.8)
-        ax.contour(gx, gy, s, levels=[-1, 0, 1], colors=["0.4", "k", "0.4"], linestyles=["--", "-", "--"],
-                   linewidths=[1, 1.8, 1])
+        ax.contourf(gx, gy, s > (0.5 if probability else 0), levels=[-0.5, 0.5, 1.5],
+                    colors=["#c6dbef", "#fdd0a2"], alpha=0.8)
+        if probability:
+            ax.contour(gx, gy, s, levels=[0.5], colors=["k"], linewidths=[1.8])
+        else:
+            ax.contour(gx, gy, s, levels=[-1, 0, 1], colors=["0.4", "k", "0.4"], linestyles=["--", "-", "--"],
+                       linewidths=[1, 1.8, 1])
     else:
         labels = np.argmax(out, axis=1).reshape(gx.shape)
         k = out.shape[1]

@@ -225,6 +225,19 @@ def test_plot_decision_boundary_of_a_binary_scorer_draws_the_zero_level_and_marg
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
 
 
+def test_plot_decision_boundary_of_a_logistic_neuron_draws_the_boundary_at_probability_one_half():
+    from matplotlib.contour import ContourSet
+    rng = np.random.default_rng(0)
+    Xs = rng.standard_normal((40, 2))
+    y = (Xs[:, 0] + Xs[:, 1] > 0.3).astype(int)
+    neuron = nn.Neuron(2, activation="logistic", rng=0)
+    with cr.no_grad():
+        neuron.weight.copy_(np.array([4.0, 4.0]))
+    fig = viz.plot_decision_boundary(neuron, Xs, y, resolution=60)
+    levels = [list(c.levels) for c in fig.axes[0].collections if isinstance(c, ContourSet)]
+    assert [0.5] in levels and [-1, 0, 1] not in levels
+
+
 def test_plot_decision_boundary_accepts_a_module_with_class_scores():
     rng = np.random.default_rng(1)
     Xs = rng.standard_normal((30, 2)).astype(np.float32)
