@@ -8,6 +8,9 @@ few per cent is only visible when both versions run side by side. This copies th
 checkout's ``chainrule`` package under another name (every import inside the package is
 relative), imports both, and times the step of ``train_step.py`` (784-256-256-10 MLP, SGD,
 float32) for each, with the hand-written NumPy step as a third reference.
+
+Measured against a copy of itself, this/other read 1.01 at batch 512 and 2048 on the 2-core
+machine (the copy measured first is slightly favoured): differences below about 1 % are noise.
 """
 
 from __future__ import annotations
