@@ -588,3 +588,56 @@ def test_mlp_classifier_encodes_targets_as_label_binarizer_does(labels):
     np.testing.assert_array_equal(encoded, LabelBinarizer().fit(labels).transform(labels))
     np.testing.assert_array_equal(est._encode(labels[::-1], None, first=False),
                                   LabelBinarizer().fit(labels).transform(labels[::-1]))
+
+
+# ---- parity in the corners a review found
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_multi_output_regression_follows_scikit_learns_weights_and_recorded_loss(solver):
+    # scikit-learn's gradient is that of the loss summed over outputs; its record averages them
+    X = np.random.default_rng(0).standard_normal((80, 4))
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0])
+    Y = np.column_stack([y, -y, 0.5 * y])
+    kw = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=5, alpha=1.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPRegressor(**kw).fit(X, Y), sk_nn.MLPRegressor(**kw).fit(X, Y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_saturated_classifier_records_scikit_learns_clipped_loss_and_stops_when_it_does(n_classes):
+    # probabilities of exactly 0 or 1: scikit-learn clips them to [eps, 1 - eps] in the loss it
+    # records, and its stopping rule reads that record
+    X = np.random.default_rng(0).standard_normal((80, 4))
+    y = np.digitize(X[:, 0], [-0.5, 0.5][: n_classes - 1])
+    kw = dict(hidden_layer_sizes=(10,), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPClassifier(**kw).fit(1e3 * X, y), sk_nn.MLPClassifier(**kw).fit(1e3 * X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    # the first epochs agree to rounding (the exact loss was 260 against 16.7 at the first);
+    # over 200 saturated epochs the two trajectories drift apart by rounding alone
+    np.testing.assert_allclose(ours.loss_curve_[:20], theirs.loss_curve_[:20], rtol=1e-9)
+
+
+def test_partial_fit_refuses_classes_that_differ_from_the_first_call():
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = MLPClassifier(random_state=0).partial_fit(X, y, classes=[0, 1])
+    model.partial_fit(X, y, classes=[1, 0])                  # the same set, in another order
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] differs from the classes of the earlier"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e6])
+def test_least_squares_are_as_accurate_for_tiny_or_huge_targets(scale):
+    # tol is absolute in standardised coordinates: the targets are standardised too
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 4))
+    y = (X @ np.array([1.0, 2.0, 3.0, 4.0]) + 0.1 * rng.standard_normal(50)) * scale
+    ours, theirs = LinearRegression().fit(X, y), sk_linear.LinearRegression().fit(X, y)
+    np.testing.assert_allclose(ours.coef_ / scale, theirs.coef_ / scale, rtol=1e-9)
+    np.testing.assert_allclose(ours.intercept_ / scale, theirs.intercept_ / scale, atol=1e-9)

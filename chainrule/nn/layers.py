@@ -254,11 +254,11 @@ class MLP(Module):
     ``activation`` is a name (``"relu"``, ``"tanh"``, ``"logistic"``, ``"leaky_relu"``,
     ``"softplus"``, ``"identity"``), ``"maxout"``, which makes each hidden layer a
     ``Maxout(..., pieces=pieces)``, or any callable ``f(x)`` (as for ``Neuron``; a Module is used
-    as is).  Hidden weights start He uniform under rectifiers and Glorot uniform otherwise; the
-    output layer starts Glorot uniform.  ``dropout > 0`` adds a
-    ``Dropout`` after each hidden activation.  The layers are ``self.layers`` (a ``Sequential``),
-    so parameters are named ``"layers.0.weight"``, ...  An input of another real dtype is cast
-    to the parameters' dtype by the first layer.
+    as is).  Weights start He uniform under rectifiers and Glorot uniform otherwise; the output
+    layer by the same rule for ``output_activation`` (Glorot uniform without one).
+    ``dropout > 0`` adds a ``Dropout`` after each hidden activation.  The layers are
+    ``self.layers`` (a ``Sequential``), so parameters are named ``"layers.0.weight"``, ...  An
+    input of another real dtype is cast to the parameters' dtype by the first layer.
     """
 
     def __init__(self, sizes, activation="relu", output_activation=None, rng=None, *, pieces=2,

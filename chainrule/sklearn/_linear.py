@@ -155,7 +155,7 @@ class LinearRegression(MultiOutputMixin, RegressorMixin, _LinearModel):
     runs in float64).
 
     Parameters: ``alpha`` (≥ 0), ``fit_intercept``, ``tol`` (L-BFGS-B's gradient tolerance in
-    standardised coordinates), ``max_iter``.
+    standardised coordinates: features and targets of unit spread), ``max_iter``.
     """
 
     # the residual keeps the loss far from 0, so relative decreases stop L-BFGS-B early: gtol decides
@@ -177,7 +177,13 @@ class LinearRegression(MultiOutputMixin, RegressorMixin, _LinearModel):
         y_mean = p @ Y if self.fit_intercept else np.zeros(Y.shape[1])
         # with centred columns the unpenalised intercept is the weighted mean of y: solved exactly
         penalty = np.full(X.shape[1], float(self.alpha) / total)
-        coef, intercept = self._solve(ridge_objective, X64, Y - y_mean, p, penalty, (), Y.shape[1])
+        # targets of unit spread: tol is an absolute gradient tolerance, and y·1e-8 would otherwise
+        # stop the solver at once (the minimiser scales with y, the penalty is unchanged)
+        Yc = Y - y_mean
+        y_scale = np.sqrt(p @ np.square(Yc))
+        y_scale[~(y_scale > 0)] = 1.0
+        coef, intercept = self._solve(ridge_objective, X64, Yc / y_scale, p, penalty, (), Y.shape[1])
+        coef, intercept = coef * y_scale[:, None], intercept * y_scale
         if self.alpha == 0:
             coef = _minimum_norm(coef, X64, p, self.fit_intercept)
             intercept = -coef @ (p @ X64) if self.fit_intercept else intercept

@@ -21,7 +21,7 @@ from .. import special
 from .._core import _ndim, _shape, defjvp, defvjp, primitive
 from ..nn import functional as F
 
-__all__ = ["softmax_cross_entropy", "sigmoid_cross_entropy", "half_squared_error"]
+__all__ = ["softmax_cross_entropy", "sigmoid_cross_entropy", "half_squared_error", "clipped_log_loss"]
 
 
 def _as_column_scale(g):
@@ -74,3 +74,24 @@ def _squared_error_direction(a, T, w):
 half_squared_error = primitive(_half_squared_error, name="half_squared_error")
 defvjp(half_squared_error, lambda g, ans, a, T, w: _as_column_scale(g) * _squared_error_direction(a, T, w))
 defjvp(half_squared_error, lambda t, ans, a, T, w: _contract(t, _squared_error_direction(a, T, w)))
+
+
+# --------------------------------------------------------------------------- the value scikit-learn reports
+
+def clipped_log_loss(out_activation, a, T, w):
+    """The log-loss *value* as scikit-learn records it (``loss_curve_``, and so its stopping
+    rule): each probability clipped to [ε, 1 - ε] (ε of ``a``'s dtype) before its logarithm, so
+    each term lies in [-log(1 - ε), -log ε] (36.04 in float64). The gradient is the exact one of
+    the functions above, as scikit-learn's is: only a saturated model's recorded loss differs.
+    ``a``, ``T`` and ``w`` are plain arrays; ``out_activation`` is ``"softmax"`` or ``"logistic"``."""
+    eps = np.finfo(a.dtype).eps
+    lo, hi = -np.log1p(-eps), -np.log(eps)
+    with np.errstate(under="ignore"):
+        if out_activation == "softmax":            # one-hot rows: the target class's term
+            m = a.max(axis=1)
+            exact = m + np.log(np.exp(a - m[:, None]).sum(axis=1)) - np.einsum("ik,ik->i", T, a)
+            terms = np.clip(exact, lo, hi)
+        else:                                      # each column a binary log-loss
+            softplus = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+            terms = np.clip(softplus - a * T, lo, hi).sum(axis=1)
+    return float(np.dot(w, terms))

@@ -43,7 +43,7 @@ from ._base import (
     normalised_weights,
     warn_at_caller,
 )
-from ._losses import half_squared_error, sigmoid_cross_entropy, softmax_cross_entropy
+from ._losses import clipped_log_loss, half_squared_error, sigmoid_cross_entropy, softmax_cross_entropy
 
 __all__ = ["MLPClassifier", "MLPRegressor", "mlp_forward", "mlp_objective"]
 
@@ -347,6 +347,8 @@ class _BaseMLP(BaseEstimator):
         alpha = float(self.alpha)
         loss_fn = _LOSSES[self._out_activation]
         act, pieces = self.activation, self.maxout_pieces
+        # scikit-learn's reported squared loss averages over the outputs, but its gradient is that
+        # of the sum over them: the loss is summed here and its value divided for the record
         k_scale = 1.0 / T.shape[1] if self._out_activation == "identity" else 1.0
         uniform = {}                                   # 1/batch weights, one array per batch size
         order = np.arange(n)
@@ -363,17 +365,19 @@ class _BaseMLP(BaseEstimator):
                     total = float(m)
                     p = uniform.get(m)
                     if p is None:
-                        p = uniform[m] = np.full(m, k_scale / m, X.dtype)
+                        p = uniform[m] = np.full(m, 1.0 / m, X.dtype)
                 else:
                     swb = sw[idx]
                     total = float(swb.sum())
                     if not total > 0:
                         continue                       # a batch of zero weight carries no gradient
-                    p = swb * (k_scale / total)
+                    p = swb * (1.0 / total)
                 opt.zero_grad()
-                loss = loss_fn(mlp_forward(leaves, X[idx], act, pieces), T[idx], p)
+                out = mlp_forward(leaves, X[idx], act, pieces)
+                loss = loss_fn(out, T[idx], p)
                 loss.backward()
-                value = loss.item()
+                value = (loss.item() * k_scale if self._out_activation == "identity"
+                         else clipped_log_loss(self._out_activation, out.numpy(), T[idx], p))
                 if alpha:
                     value += 0.5 * alpha / total * sum(float(np.vdot(W._value, W._value)) for W in weights)
                 decay_group["weight_decay"] = alpha / total     # ∂(α/(2n)‖W‖²)/∂W = (α/n) W
@@ -472,6 +476,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self.classes_ = binarizer.classes_
             self._out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
             self.out_activation_ = self._out_activation
+        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"{name}: classes={list(classes)!r} differs from the classes of the earlier "
+                             f"fit or partial_fit, {self.classes_.tolist()}; they cannot change")
         fitted_multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         if multilabel != fitted_multilabel or (multilabel and y.shape[1] != self.classes_.size):
             was = (f"a multilabel y with {self.classes_.size} labels" if fitted_multilabel
