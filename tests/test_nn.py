@@ -757,3 +757,20 @@ def test_an_activation_given_as_the_librarys_function_or_module_is_known_by_its_
     assert type(mlp.layers[1]) is A.ReLU and mlp.layers[0]._fused_with(mlp.layers[1]) is not None
     own = nn.MLP([4, 8, 3], activation=lambda x: x * 2, rng=0)
     assert type(own.layers[1]) is A.Function
+
+
+def test_a_copy_of_a_sequential_that_has_run_applies_its_own_modules():
+    # Sequential keeps its plan of (fused) steps between calls; copies must not inherit it
+    import copy
+    import pickle
+    model = nn.MLP([3, 4, 2], rng=0)
+    x = np.ones((2, 3))
+    before = model(x).numpy()
+    twin = copy.deepcopy(model)
+    with cr.no_grad():
+        twin.layers[0].weight.mul_(0.0)
+    np.testing.assert_array_equal(model(x).numpy(), before)
+    assert not np.allclose(twin(x).numpy(), before)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model))(x).numpy(), before)
+    model.layers.append(nn.ReLU())                # a change of modules is seen at the next call
+    np.testing.assert_array_equal(model(x).numpy(), np.maximum(before, 0))

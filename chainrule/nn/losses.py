@@ -141,6 +141,9 @@ def _check_rows_sum_to_one(name, tv):
                          f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
 
 
+_UNSIGNED = {}       # a signed integer dtype: (the unsigned dtype of its width, its largest value)
+
+
 @host
 def _labels(name, labels, n, k):
     """Integer class labels of shape (n,), each in [0, k)."""
@@ -154,10 +157,15 @@ def _labels(name, labels, n, k):
         y = y.astype(np.intp)
     elif y.dtype.kind not in "iu":
         raise TypeError(f"{name}: labels must be integers, got dtype {y.dtype}")
-    if y.dtype.kind == "i" and y.dtype.isnative and k <= np.iinfo(y.dtype).max + 1:
+    unsigned = _UNSIGNED.get(y.dtype) if y.dtype.kind == "i" and y.dtype.isnative else None
+    if unsigned is None and y.dtype.kind == "i" and y.dtype.isnative:
+        unsigned = _UNSIGNED[y.dtype] = (np.dtype(f"u{y.dtype.itemsize}"), np.iinfo(y.dtype).max)
+    if unsigned is not None and k <= unsigned[1] + 1:
         # negative labels read as unsigned integers of the same width are ≥ 2^(bits-1) ≥ k:
-        # one comparison finds both kinds of bad label
-        bad = y.view(f"u{y.dtype.itemsize}") >= k
+        # one reduction finds both kinds of bad label (the positions only when there are some)
+        if y.view(unsigned[0]).max(initial=0) < k:
+            return y
+        bad = y.view(unsigned[0]) >= k
     else:
         bad = (y < 0) | (y >= k)
     if bad.any():

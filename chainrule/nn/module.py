@@ -333,18 +333,30 @@ class Sequential(Module):
             setattr(self, str(k), m)
 
     def forward(self, x):
+        plan = self.__dict__.get("_plan")
+        if plan is None or plan[0] != _edits[0]:       # any module edit may change the plan
+            plan = self.__dict__["_plan"] = (_edits[0], self._steps())
+        for step in plan[1]:
+            x = step(x)
+        return x
+
+    def __getstate__(self):
+        # the plan holds the modules' own methods: a copy or a pickle builds its own on first use
+        state = dict(self.__dict__)
+        state.pop("_plan", None)
+        return state
+
+    def _steps(self):
+        """The callables that apply the modules in order, pairs fused where a module offers to
+        (e.g. Linear then ReLU as one primitive)."""
         modules = tuple(self._modules.values())
-        i, n = 0, len(modules)
+        steps, i, n = [], 0, len(modules)
         while i < n:
             m = modules[i]
             fused = m._fused_with(modules[i + 1]) if i + 1 < n else None
-            if fused is None:
-                x = m(x)
-                i += 1
-            else:                                    # e.g. Linear then ReLU as one primitive
-                x = fused(x)
-                i += 2
-        return x
+            steps.append(m if fused is None else fused)
+            i += 1 if fused is None else 2
+        return tuple(steps)
 
     def append(self, module):
         if not isinstance(module, Module):
