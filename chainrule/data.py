@@ -59,6 +59,10 @@ class DataLoader:
         if not arrays:
             raise ValueError("DataLoader: no arrays given; pass the inputs and targets, "
                              "e.g. DataLoader(X, y, batch_size=32)")
+        for a in arrays:
+            if isinstance(a, (dict, set)) or (hasattr(a, "__next__") and not hasattr(a, "__len__")):
+                raise TypeError(f"DataLoader: expected arrays (or sequences) of samples, got a "
+                                f"{type(a).__name__}; pass DataLoader(X, y, ...) with arrays of equal length")
         arrays = tuple(np.asarray(a) for a in arrays)
         for a in arrays:
             if a.ndim == 0:
@@ -164,7 +168,9 @@ def data_home(root=None):
     env = os.environ.get("CHAINRULE_DATA")
     if env:
         return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    cache = os.environ.get("XDG_CACHE_HOME")
+    if not cache or not Path(cache).expanduser().is_absolute():   # the XDG rule: relative ones are ignored
+        cache = Path.home() / ".cache"
     return Path(cache).expanduser() / "chainrule"
 
 

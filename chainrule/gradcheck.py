@@ -35,11 +35,13 @@ def gradcheck(f, *args, argnums=0, modes=("fwd", "rev"), order=2, eps=None, rtol
     """
     if isinstance(modes, str):
         modes = (modes,)
-    for m in modes:
-        if m not in ("fwd", "rev"):
-            raise ValueError(f"gradcheck: modes must be 'fwd' and/or 'rev', got {m!r}")
-    if order < 1:
-        raise ValueError(f"gradcheck: order must be at least 1, got {order}")
+    modes = tuple(modes)
+    if not modes or any(m not in ("fwd", "rev") for m in modes):
+        raise ValueError(f"gradcheck: modes must be 'fwd' and/or 'rev' (at least one), got {modes!r}")
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"gradcheck: order must be an integer of at least 1, got {order!r}")
+    if eps is not None and not (isinstance(eps, (int, float, np.floating)) and eps > 0):
+        raise ValueError(f"gradcheck: eps must be a number > 0, got {eps!r}")
     nums, _ = _argnums(argnums, len(args), "gradcheck")
     args = [tree_map(lambda v: np.asarray(_primal(v), dtype=np.float64), a) if k in nums else a
             for k, a in enumerate(args)]

@@ -242,6 +242,10 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, state):
         if self.save_best_only:
             _check_monitor_recorded("ModelCheckpoint", self.monitor, state)
+        folder = Path(self.path).parent
+        if not folder.is_dir():                  # found now, not after the first epoch has trained
+            raise FileNotFoundError(f"ModelCheckpoint: the folder of {self.path} does not exist; "
+                                    "create it first")
         self.best, self.saved_epoch = None, None
 
     def on_epoch_end(self, state):
@@ -359,7 +363,9 @@ def _as_array(x):
 def _correct(outputs, targets):
     """Correct predictions in a batch, or None when accuracy does not apply."""
     targets = np.asarray(targets)
-    if outputs.ndim != 2 or targets.ndim != 1 or targets.dtype.kind not in "iu":   # integer labels
+    # class scores (two columns or more) against integer labels; one column is a logit or a
+    # probability, whose threshold the loop cannot know
+    if outputs.ndim != 2 or outputs.shape[1] < 2 or targets.ndim != 1 or targets.dtype.kind not in "iu":
         return None
     return int(np.count_nonzero(np.argmax(outputs, axis=1) == targets))
 
@@ -514,6 +520,8 @@ def _train_epoch(state, loss, progress, callbacks, step):
             except _NonFiniteOutputs:
                 raise _diverged(state, callbacks, "the model's outputs on the validation data became NaN "
                                 "or infinite") from None
+            if not math.isfinite(result["loss"]):
+                raise _diverged(state, callbacks, "the loss on the validation data became NaN or infinite")
             record["val_loss"] = result["loss"]
             record["val_accuracy"] = result.get("accuracy")
         if bar is not None:
@@ -551,7 +559,11 @@ def evaluate(model, loss, loader):
                 *inputs, targets = batch
                 outputs = model(*inputs)
                 n = len(targets)
-                total += float(_batch_loss(loss, outputs, targets, "evaluate")) * n
+                value = float(_batch_loss(loss, outputs, targets, "evaluate"))
+                if not math.isfinite(value) and not np.all(np.isfinite(_as_array(outputs))):
+                    # a loss may return NaN for infinite outputs instead of refusing them
+                    raise _NonFiniteOutputs("evaluate: the model's outputs contain NaN or infinite values")
+                total += value * n
                 seen += n
                 if accuracy_applies:
                     c = _correct(_as_array(outputs), targets)

@@ -149,6 +149,18 @@ def test_cache_directory_follows_xdg_cache_home(monkeypatch, tmp_path):
     assert data.data_home() == tmp_path / "chainrule"
 
 
+def test_a_relative_xdg_cache_home_is_ignored_as_the_xdg_rules_say(monkeypatch):
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
+    assert data.data_home() == Path.home() / ".cache" / "chainrule"
+
+
+@pytest.mark.parametrize("source", [{"x": [1, 2]}, (i for i in range(3))])
+def test_a_loader_of_a_dict_or_a_generator_says_what_it_expects(source):
+    with pytest.raises(TypeError, match="DataLoader: expected arrays \\(or sequences\\) of samples"):
+        data.DataLoader(source, batch_size=2)
+
+
 def _copy_labels_only(tmp_path, dataset="mnist"):
     """A data directory with the small label files only (the images are 'missing')."""
     folder = tmp_path / dataset

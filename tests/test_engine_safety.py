@@ -383,3 +383,12 @@ def test_a_write_through_a_slice_into_an_output_that_a_rule_reads_makes_backward
         h[:1].mul_(2.0)
     with pytest.raises(RuntimeError, match="exp saved for the backward pass was modified in place"):
         h.sum().backward()
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(modes=()), "at least one"), (dict(modes=["fwd", "jvp"]), "'fwd' and/or 'rev'"),
+    (dict(order=1.5), "order must be an integer"), (dict(order="2"), "order must be an integer"),
+    (dict(eps=0), "eps must be a number > 0")])
+def test_gradcheck_refuses_arguments_under_which_it_would_check_nothing(kw, message):
+    with pytest.raises(ValueError, match=message):
+        cr.gradcheck(cnp.sin, np.ones(2), **kw)

@@ -314,3 +314,15 @@ def test_matrix_power_rejects_non_integer_exponents():
     with pytest.raises(TypeError, match="matrix_power: the exponent must be an integer"):
         la.matrix_power(np.eye(2), 1.5)
 
+
+
+def test_the_values_alone_of_eigh_and_svd_have_finite_gradients_at_repeated_eigenvalues():
+    # the unused vectors' cotangent is zero: its terms (0 times 1/0) are left out
+    A = np.diag([1.0, 1.0, 2.0])
+    np.testing.assert_allclose(cr.grad(lambda a: cnp.sum(cnp.linalg.eigh(a)[0]))(A), np.eye(3))
+    np.testing.assert_allclose(cr.grad(lambda a: cnp.sum(cnp.linalg.eigh(a)[0] ** 2))(A),
+                               cr.grad(lambda a: cnp.sum(cnp.linalg.eigvalsh(a) ** 2))(A))
+    B = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    g = cr.grad(lambda a: cnp.sum(cnp.linalg.svd(a, full_matrices=False)[1]))(B)
+    np.testing.assert_allclose(g, cr.grad(lambda a: cnp.sum(cnp.linalg.svdvals(a)))(B))
+    assert np.all(np.isfinite(g))

@@ -774,3 +774,35 @@ def test_a_copy_of_a_sequential_that_has_run_applies_its_own_modules():
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model))(x).numpy(), before)
     model.layers.append(nn.ReLU())                # a change of modules is seen at the next call
     np.testing.assert_array_equal(model(x).numpy(), np.maximum(before, 0))
+
+
+def test_replacing_a_registered_module_or_parameter_keeps_its_place_as_in_pytorch():
+    ml = nn.ModuleList([nn.Linear(1, 1), nn.Linear(1, 2), nn.Linear(1, 3)])
+    ml[0] = nn.Linear(1, 4)
+    assert [m.out_features for m in ml] == [4, 2, 3] and ml[0].out_features == 4
+    assert [k for k, _ in ml.named_parameters()][:2] == ["0.weight", "0.bias"]
+    lin = nn.Linear(2, 3)
+    lin.weight = nn.Parameter(np.zeros((3, 2)))
+    assert [k for k, _ in lin.named_parameters()] == ["weight", "bias"]
+
+
+def test_functional_call_replaces_a_tied_parameter_wherever_it_is_used():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(2, 2, rng=0), nn.Linear(2, 2, rng=1)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    model, x = Tied(), np.array([[1.0, 2.0]])
+    W0 = model.a.weight.numpy().copy()
+    np.testing.assert_allclose(nn.functional_call(model, {"a.weight": np.zeros((2, 2))}, x).numpy(),
+                               model.b.bias.numpy()[None, :])
+    g = cr.grad(lambda w: cnp.sum(nn.functional_call(model, {"a.weight": w}, x) ** 2))(W0)
+    cnp.sum(model(x) ** 2).backward()                     # both uses, as backward() sees them
+    np.testing.assert_allclose(g, model.a.weight.grad, rtol=1e-12)
+    assert model.a.weight is model.b.weight and np.array_equal(model.a.weight.numpy(), W0)
+    with pytest.raises(ValueError, match="name the same \\(tied\\) parameter"):
+        nn.functional_call(model, {"a.weight": np.zeros((2, 2)), "b.weight": np.ones((2, 2))}, x)

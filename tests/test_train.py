@@ -519,3 +519,37 @@ def test_fit_feeds_every_input_of_a_batch_to_the_model(use_replay):
     assert history.train_loss[-1] < history.train_loss[0]
     for k, v in _params(model).items():
         np.testing.assert_array_equal(v, _params(twin)[k])
+
+
+def test_infinite_outputs_on_the_validation_data_stop_training_as_diverged():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 4)), rng.integers(0, 2, 32)
+    Xv = X.copy()
+    Xv[0] = [np.inf, 0, 0, 0]                 # cross_entropy returns NaN here instead of refusing
+    model = nn.Linear(4, 2, rng=0)
+    with warnings.catch_warnings(), pytest.raises(TrainingDiverged, match="outputs on the validation data"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit(model, nn.losses.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+            DataLoader(X, y, batch_size=8), 3, val_loader=DataLoader(Xv, y, batch_size=8),
+            callbacks=[EarlyStopping(patience=2)], progress=False)
+
+
+def test_one_output_column_has_no_accuracy_since_its_threshold_is_unknown():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 4)), rng.integers(0, 2, 32)
+    model = nn.MLP([4, 8, 1], rng=0)
+    history = fit(model, lambda o, t: nn.losses.log_loss(o, t.reshape(-1, 1), from_logits=True),
+                  optim.Adam(model.parameters(), lr=0.05), DataLoader(X, y, batch_size=8), 2,
+                  val_loader=DataLoader(X, y, batch_size=8), progress=False)
+    assert history.train_accuracy == [None, None] and history.val_accuracy == [None, None]
+
+
+def test_a_checkpoint_folder_that_does_not_exist_is_refused_before_training(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 4)), rng.integers(0, 2, 16)
+    model = nn.Linear(4, 2, rng=0)
+    with pytest.raises(FileNotFoundError, match="ModelCheckpoint: the folder of .* does not exist"):
+        fit(model, nn.losses.cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+            DataLoader(X, y, batch_size=8), 2,
+            callbacks=[ModelCheckpoint(tmp_path / "missing" / "ckpt.safetensors")], progress=False)
+    assert model.weight.grad is None                     # nothing was trained

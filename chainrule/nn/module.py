@@ -79,14 +79,16 @@ class Module:
                 f"cannot assign {type(value).__name__} {name!r} before Module.__init__() ran; "
                 f"call super().__init__() first in {type(self).__name__}.__init__")
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in self._parameters:          # a parameter replaced keeps its place, as in PyTorch
+                self._forget(name)
+                self._order[name] = None
             self._parameters[name] = value
-            self._order[name] = None
             self._mirror(name, value)
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in self._modules:             # so does a module (ModuleList's ml[0] = m)
+                self._forget(name)
+                self._order[name] = None
             self._modules[name] = value
-            self._order[name] = None
             self._mirror(name, value)
         elif registry is None:
             object.__setattr__(self, name, value)
@@ -523,7 +525,9 @@ def functional_call(module, params, *args, **kwargs):
 
     ``params`` maps dotted names (as in ``named_parameters()``) to arrays or traced values.  This
     makes a module a function of its parameters, so the transforms apply to it:
-    ``grad(lambda w: loss(functional_call(model, {"weight": w}, x), y))(w0)``.
+    ``grad(lambda w: loss(functional_call(model, {"weight": w}, x), y))(w0)``.  A parameter
+    shared by several modules (tied weights) is replaced wherever it is used, under any of its
+    names, as ``torch.func.functional_call`` does.
     """
     owners = {}
     for mname, m in module.named_modules():
@@ -533,15 +537,32 @@ def functional_call(module, params, *args, **kwargs):
     if unknown:
         raise KeyError(f"functional_call of {type(module).__name__}: no parameters named {unknown}; "
                        f"it has {list(owners)}")
+    # every slot of each parameter that is replaced: a tied parameter has several
+    slots, given = {}, {}
+    for m, pname in owners.values():
+        p = m._parameters[pname]
+        if p is not None:
+            slots.setdefault(id(p), []).append((m, pname))
+    for k, v in params.items():
+        m, pname = owners[k]
+        key = id(m._parameters[pname])
+        if key in given and given[key][1] is not v:
+            raise ValueError(f"functional_call of {type(module).__name__}: {given[key][0]!r} and {k!r} "
+                             "name the same (tied) parameter but were given different values")
+        given[key] = (k, v)
     saved = []
     _edits[0] += 1
     try:
         for k, v in params.items():
             m, pname = owners[k]
-            saved.append((m, pname, m._parameters[pname]))
-            m._parameters[pname] = v
-            if pname in m.__dict__:                          # its plain-attribute copy too
-                m.__dict__[pname] = v
+            p = m._parameters[pname]
+            for owner, slot in (slots[id(p)] if p is not None else [(m, pname)]):
+                if owner._parameters[slot] is v:
+                    continue                                 # replaced under another name already
+                saved.append((owner, slot, owner._parameters[slot]))
+                owner._parameters[slot] = v
+                if slot in owner.__dict__:                   # its plain-attribute copy too
+                    owner.__dict__[slot] = v
         return module(*args, **kwargs)
     finally:
         _edits[0] += 1

@@ -277,11 +277,20 @@ def _eigh(a, UPLO):
     return w, v
 
 
+def _zero(c):
+    """Whether a cotangent is a plain array of zeros: the one the engine gives an output nobody
+    used. Its terms are then left out, rather than computed as 0·∞ = NaN where eigenvalues
+    repeat or singular values vanish (the values alone have a derivative there)."""
+    return type(c) is np.ndarray and not c.any()
+
+
 def _eigh_vjp(g, ans, a, UPLO):
     # Ā = sym(V (diag(w̄) + F ∘ (Vᵀ V̄)) Vᵀ),  F[i, j] = 1/(w_j - w_i)
     w, v = ans
     gw, gv = g
-    inner = _diag_embed(gw) + _inverse_gaps(w) * matmul(_T(v), gv)
+    inner = _diag_embed(gw)
+    if not _zero(gv):
+        inner = inner + _inverse_gaps(w) * matmul(_T(v), gv)
     return _sym(matmul(matmul(v, inner), _T(v)))
 
 
@@ -348,10 +357,13 @@ def _svd_vjp(g, ans, a, hermitian):
     u, s, vh = ans
     gu, gs, gvh = g
     v, gv = _T(vh), _T(gvh)
+    inner = _diag_embed(gs)
+    if _zero(gu) and _zero(gvh):                 # the singular values alone: Ā = U diag(s̄) Vᵀ
+        return matmul(matmul(u, inner), vh)
     f = _inverse_gaps(s * s)
     j = f * matmul(_T(u), gu)
     k = f * matmul(vh, gv)
-    inner = (j + _T(j)) * _row(s) + _diag_embed(gs) + _col(s) * (k + _T(k))
+    inner = (j + _T(j)) * _row(s) + inner + _col(s) * (k + _T(k))
     out = matmul(matmul(u, inner), vh)
     m, n = _shape(a)[-2:]
     if m > n:
