@@ -11,7 +11,9 @@ Schedules chain as in PyTorch.  A new schedule starts from the optimizer's curre
 (another schedule of the same optimizer, or the user), the schedule continues from the rate
 it finds: ``base_lr`` is re-derived so that ``base_lr · factor(t)`` is that rate, and the next
 step multiplies it by ``factor(t + 1) / factor(t)``.  Two schedules stepped together therefore
-multiply their factors.
+multiply their factors, with one exception: a rate of exactly 0 (a cosine at ``T_max`` with
+``eta_min = 0``) leaves nothing to re-derive ``base_lr`` from, so a schedule chained with it keeps
+its own ``base_lr`` there; PyTorch's recursive formulas give other numbers after that point.
 """
 
 from __future__ import annotations

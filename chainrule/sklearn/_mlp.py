@@ -546,7 +546,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
     ``alpha/(2n)‖W‖²``; one output per column of ``y``.  With a single output (``y`` of shape
     (n,) or (n, 1)) ``predict`` returns shape (n,), as scikit-learn's.
 
-    Parameters, defaults and fitted attributes are scikit-learn's ``MLPRegressor``'s, plus
+    Parameters, defaults and fitted attributes are scikit-learn's ``MLPRegressor``'s (up to
+    scikit-learn 1.8: the ``loss`` parameter of 1.9, for a Poisson loss, is not offered), plus
     ``activation="maxout"`` (with ``maxout_pieces`` linear pieces per hidden unit).
     """
 
