@@ -248,6 +248,8 @@ class ReverseTrace:
                 else:
                     outer = True
         ans = fn(*vals, **kw) if outer else prim.impl(*vals, **kw)
+        if isinstance(ans, np.generic):             # a 0-d result as a 0-d array, as untraced
+            ans = np.asarray(ans)
         node = Node(prim, vals, kw, ans, parents, saved)
         if prim.multiple:
             outs = tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
@@ -527,8 +529,8 @@ def store_grads(leaves, seed):
         leaf = ref() if ref is not None else None
         if leaf is None:
             continue
-        if leaf.grad is not None:
-            leaf.grad = leaf.grad + g
+        if leaf.grad is not None:                 # accumulate into a new array of the leaf's dtype
+            leaf.grad = np.asarray(leaf.grad + g, dtype=leaf._value.dtype)
             continue
         # the first gradient is the leaf's own writable array: not the seed, not a
         # broadcast view, not an array another leaf got too (rules may pass g through)

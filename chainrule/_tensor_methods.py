@@ -33,6 +33,7 @@ def _binary(fn):
 
 def _method(name, fn):
     fn.__name__ = name
+    fn.__qualname__ = f"Tensor.{name}"            # errors name the method, not <lambda>
     setattr(Tensor, name, fn)
 
 
@@ -49,6 +50,14 @@ for _op, _fn in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                  ("ge", np.greater_equal)]:
     _method(f"__{_op}__", (lambda f: lambda self, other: f(_primal(self), _primal(other)))(_fn))
 _method("__eq__", lambda self, other: np.equal(_primal(self), _primal(other)))
+# bitwise and logical operators of integer and boolean tensors: plain results, as comparisons
+for _op, _fn in [("and", np.bitwise_and), ("or", np.bitwise_or), ("xor", np.bitwise_xor),
+                 ("lshift", np.left_shift), ("rshift", np.right_shift)]:
+    _method(f"__{_op}__", (lambda f: lambda self, other: f(_primal(self), _primal(other)))(_fn))
+    _method(f"__r{_op}__", (lambda f: lambda self, other: f(_primal(other), _primal(self)))(_fn))
+_method("__invert__", lambda self: np.invert(_primal(self)))
+_method("__contains__", lambda self, item: np.asarray(_primal(self)).__contains__(_primal(item)))
+_method("__format__", lambda self, spec: format(np.asarray(_primal(self)), spec) if spec else str(self))
 _method("__ne__", lambda self, other: np.not_equal(_primal(self), _primal(other)))
 # the quotient is piecewise constant: a plain result, as the non-differentiable functions of
 # chainrule.numpy; the remainder x - q·y is differentiable (__mod__ above)
@@ -133,6 +142,39 @@ _inplace("div_", np.divide)
 _inplace("copy_", lambda a, b, out: np.copyto(out, b))
 
 
+def _augmented(name, fn, ufunc):
+    """``t += u`` and its kin. As in PyTorch, a constant tensor, or any tensor under ``no_grad``
+    (``p -= lr * p.grad`` in a hand-written optimizer), changes in place, for every reference
+    to it; a leaf that requires grad is refused outside ``no_grad``. A recorded value, or one
+    updated by a recorded value, is rebound to ``t + u`` instead: the same numbers and
+    derivatives for ``t`` (inside a transform this is the only way, as in JAX)."""
+    def method(self, other):
+        if _recorded(self) or (isinstance(other, Tensor) and _recorded(other)):
+            if self._trace is _GLOBAL and self.is_leaf and _grad_mode.enabled:
+                raise RuntimeError(
+                    f"{name}: in-place update of a leaf tensor that requires grad; do it under "
+                    "chainrule.no_grad() (as optimizers do), or write t = t + u")
+            return fn(self, other)
+        value = _writable(self, name)
+        ufunc(value, _primal(other), out=value)
+        bump_version(self)
+        return self
+    method.__name__ = name
+    method.__qualname__ = f"Tensor.{name}"
+    setattr(Tensor, name, method)
+
+
+def _recorded(t):
+    trace = t._trace
+    return trace is not None and (trace is not _GLOBAL or _grad_mode.enabled)
+
+
+for _name, _fn, _ufunc in [("__iadd__", cnp.add, np.add), ("__isub__", cnp.subtract, np.subtract),
+                           ("__imul__", cnp.multiply, np.multiply), ("__itruediv__", cnp.divide, np.divide),
+                           ("__ipow__", cnp.power, np.power)]:
+    _augmented(_name, _fn, _ufunc)
+
+
 def _zero_(self):
     """Fill with zeros in place (``inf`` and ``nan`` included)."""
     return self.copy_(0)
@@ -143,7 +185,13 @@ Tensor.zero_ = _zero_
 
 # ---- ndarray-like properties and methods
 Tensor.T = property(lambda self: cnp.transpose(self))
-Tensor.mT = property(lambda self: cnp.swapaxes(self, -1, -2))
+def _mT(self):
+    if self.ndim < 2:
+        raise ValueError(f"mT: matrix transpose with ndim < 2 is undefined (a tensor of shape {self.shape})")
+    return cnp.swapaxes(self, -1, -2)
+
+
+Tensor.mT = property(_mT)
 
 
 def _shape_args(args):
@@ -157,6 +205,8 @@ def _view(self, *shape):
     # as in PyTorch, a view shares memory: where NumPy's reshape would copy (a transpose, a
     # strided slice, a Fortran-ordered array), it is refused rather than silently copied
     shape = _shape_args(shape)
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
+        raise TypeError(f"view: expects a shape, got {shape[0]!r}; to change the dtype use astype()")
     out = cnp.reshape(self, shape)
     if self.size and not np.may_share_memory(_primal(out), _primal(self)):
         raise RuntimeError(f"view: a tensor of shape {self.shape} cannot be viewed as shape "
@@ -200,13 +250,32 @@ for _name in _DEFERRED:
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    """Let ``numpy.exp(t)`` and ``ndarray + t`` dispatch to chainrule's functions."""
+    """Let ``numpy.exp(t)`` and ``ndarray + t`` dispatch to chainrule's functions. Anything else
+    (a ufunc chainrule does not differentiate, ``np.add.reduce``, ``out=``) runs NumPy's own ufunc
+    on the values of constant tensors, and is refused on recorded ones, whose derivative it
+    would lose; a tensor named in ``out=`` is written in place (its version counter moves)."""
     fn = getattr(cnp, ufunc.__name__, None)
-    if method != "__call__" or fn is None or kwargs.get("out") is not None:
-        if ufunc.__name__ in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"):
-            return getattr(np, ufunc.__name__)(*[_primal(i) for i in inputs], **kwargs)
-        return NotImplemented
-    return fn(*inputs, **kwargs)
+    out = kwargs.get("out")
+    if method == "__call__" and fn is not None and out is None:
+        return fn(*inputs, **kwargs)
+    if ufunc.__name__ in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"):
+        return getattr(np, ufunc.__name__)(*[_primal(i) for i in inputs], **kwargs)
+    what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if any(_recorded(t) for t in _tensors(inputs)):
+        raise TypeError(f"{what} is not differentiable in chainrule; on recorded values use the "
+                        "functions of chainrule.numpy (see its list in the README)")
+    written = [t for t in _tensors(out or ()) if isinstance(t, Tensor)]
+    if any(_recorded(t) for t in written):
+        raise RuntimeError(f"{what}(..., out=t): in-place update of a tensor that is recorded for "
+                           "differentiation; use it under chainrule.no_grad() or write out-of-place")
+    if out is not None:
+        kwargs["out"] = tuple(_writable(o, what) if isinstance(o, Tensor) else o for o in out)
+    result = getattr(ufunc, method)(*[_primal(i) for i in inputs], **kwargs)
+    for t in written:
+        bump_version(t)
+    if out is not None:                         # NumPy returns what it wrote into: the tensors
+        return out[0] if len(out) == 1 else out
+    return result
 
 
 Tensor.__array_ufunc__ = _array_ufunc

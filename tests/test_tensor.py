@@ -8,6 +8,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
+from chainrule._core import version_of
 
 
 def leaf(values, dtype=np.float64):
@@ -392,3 +393,93 @@ def test_indexing_and_iteration():
     assert len(parts) == 3
     (parts[0] * parts[2] + w[1:].sum()).backward()
     np.testing.assert_array_equal(w.grad, [3.0, 1.0, 2.0])
+
+
+# ---- the object API's surface, from a review against PyTorch and NumPy
+
+def test_augmented_assignment_is_in_place_where_pytorch_is_and_a_rebinding_where_it_records():
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward()
+    alias = w
+    with cr.no_grad():
+        w -= 0.1 * w.grad                          # the hand-written optimizer step
+    assert w is alias and w.is_leaf
+    np.testing.assert_allclose(alias.numpy(), [0.8, 1.6], rtol=1e-15)
+    with pytest.raises(RuntimeError, match="__iadd__: in-place update of a leaf tensor that requires grad"):
+        w += 1.0
+    c = cr.tensor([1.0, 2.0])
+    d = c
+    d *= 3.0
+    np.testing.assert_array_equal(c.numpy(), [3.0, 6.0])
+    h = w * 2.0                                     # recorded: rebound, with the right derivative
+    h += w
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad, 3 * np.ones(2) + 2 * np.array([1.0, 2.0]), rtol=1e-15)
+    arr = np.zeros(2)
+    arr += cr.tensor([1.0, 2.0])                   # ndarray on the left, a constant on the right
+    np.testing.assert_array_equal(arr, [1.0, 2.0])
+
+
+def test_accumulated_gradients_keep_the_leafs_array_type_and_dtype():
+    z = leaf(2.0)
+    for _ in range(2):
+        (z * z).backward()
+    assert type(z.grad) is np.ndarray and z.grad.shape == () and z.grad == 8.0
+    t = cr.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    for _ in range(2):
+        (t * np.ones(2)).sum().backward()
+    assert t.grad.dtype == np.float32
+
+
+def test_a_recorded_scalar_is_a_0d_array_that_formats_views_and_contains_like_numpy():
+    t = leaf([1.0, 2.0])
+    s = t.sum()
+    assert type(s.data) is np.ndarray and s.view(1).shape == (1,)
+    assert f"{s:.4f}" == "3.0000"
+    assert 3.0 in cr.tensor([[1.0, 2.0], [3.0, 4.0]]) and 1.0 in cr.tensor(1.0)
+
+
+def test_numpy_ufuncs_chainrule_does_not_differentiate_run_on_constants_and_are_refused_on_recorded_values():
+    c = cr.tensor([1.0, -2.0])
+    np.testing.assert_array_equal(np.copysign(c, -1.0), [-1.0, -2.0])
+    assert np.add.reduce(c) == -1.0 and np.multiply.outer(c, c).shape == (2, 2)
+    out = cr.tensor(np.zeros(2))
+    before = version_of(out)
+    assert np.exp(c, out=(out,)) is out and version_of(out) == before + 1
+    np.testing.assert_allclose(out.numpy(), np.exp([1.0, -2.0]))
+    with pytest.raises(TypeError, match="numpy.copysign is not differentiable in chainrule"):
+        np.copysign(leaf([1.0]), -1.0)
+    with pytest.raises(TypeError, match="numpy.add.reduce is not differentiable"):
+        np.add.reduce(leaf([1.0, 2.0]))
+
+
+def test_a_leaf_reached_only_through_sign_gets_a_zero_gradient():
+    s = leaf([1.0, -2.0])
+    cnp.sign(s).sum().backward()
+    np.testing.assert_array_equal(s.grad, [0.0, 0.0])
+
+
+def test_bitwise_operators_of_integer_and_boolean_tensors_give_plain_results():
+    b = cr.tensor([True, False])
+    np.testing.assert_array_equal(~b, [False, True])
+    np.testing.assert_array_equal(b & b, [True, False])
+    np.testing.assert_array_equal(b ^ b, [False, False])
+    np.testing.assert_array_equal(cr.tensor([1, 2]) << 1, [2, 4])
+
+
+def test_reduction_keywords_numpy_has_and_chainrule_does_not_differentiate():
+    a = np.arange(6.0).reshape(2, 3)
+    m = a > 1
+    assert cnp.sum(np.ones(3), initial=1.0) == 4.0               # plain arrays: NumPy's answer
+    assert cnp.std(a, where=m) == np.std(a, where=m) and cnp.max(np.ones(3), initial=5.0) == 5.0
+    t = leaf(a)
+    with pytest.raises(TypeError, match="max: dim= is not supported on tensors; the names are NumPy's"):
+        t.max(dim=0)
+    with pytest.raises(TypeError, match="sum: where= is not supported on tensors"):
+        cnp.sum(t, where=m)
+    with pytest.raises(TypeError, match="Tensor.sum\\(\\) got an unexpected keyword argument 'dim'"):
+        t.sum(dim=1)
+    with pytest.raises(ValueError, match="mT: matrix transpose with ndim < 2 is undefined"):
+        _ = cr.tensor([1.0, 2.0]).mT
+    with pytest.raises(TypeError, match="view: expects a shape.*use astype"):
+        cr.tensor([1.0, 2.0]).view(np.int64)

@@ -99,10 +99,22 @@ defvjp(_sum_p, _sum_vjp)
 defjvp(_sum_p, _sum_jvp)
 
 
+def _numpy_only(name, np_fn, a, out, kwargs, **given):
+    """NumPy's own reduction for the keywords chainrule does not differentiate (``out=``,
+    ``where=``, ``initial=``): what NumPy returns on plain arrays, refused on tensors."""
+    if not isinstance(a, Tensor):
+        return np_fn(a, out=out, **given, **kwargs)
+    names = (["out"] if out is not None else []) + sorted(kwargs)
+    hint = ("; the names are NumPy's: axis=, keepdims=" if {"dim", "keepdim"} & set(kwargs)
+            else "")
+    raise TypeError(f"{name}: {', '.join(k + '=' for k in names)} "
+                    f"{'is' if len(names) == 1 else 'are'} not supported on tensors{hint}")
+
+
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):  # noqa: A001
     """``numpy.sum``."""
     if out is not None or kwargs:
-        raise TypeError("sum: out= and where= are not supported on traced values")
+        return _numpy_only("sum", np.sum, a, out, kwargs, axis=axis, dtype=dtype, keepdims=keepdims)
     axes = _reduction_axes("sum", axis, _ndim(a))
     if dtype is not None:
         a = a.astype(dtype) if hasattr(a, "astype") else np.asarray(a, dtype)
@@ -111,6 +123,8 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):  # noqa: 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     """``numpy.mean``."""
+    if out is not None or kwargs:
+        return _numpy_only("mean", np.mean, a, out, kwargs, axis=axis, dtype=dtype, keepdims=keepdims)
     axes = _reduction_axes("mean", axis, _ndim(a))
     n = _size(_shape(a), axes)
     total = sum(a, axes, dtype, out, keepdims, **kwargs)
@@ -155,7 +169,7 @@ for _p in (_max_p, _min_p):
 
 def _extreme(name, prim, a, axis, out, keepdims, kwargs):
     if out is not None or kwargs:
-        raise TypeError(f"{name}: out=, initial= and where= are not supported")
+        return _numpy_only(name, getattr(np, name), a, out, kwargs, axis=axis, keepdims=keepdims)
     shape = _shape(a)
     axes = _reduction_axes(name, axis, len(shape))
     empty = [k for k in axes if shape[k] == 0]
@@ -344,7 +358,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     """``numpy.prod``.  Its derivatives are exact where ``a`` has zeros: with one zero only that
     element's gradient is nonzero (the product of the others), with two or more all are 0."""
     if out is not None or kwargs:
-        raise TypeError("prod: out=, initial= and where= are not supported")
+        return _numpy_only("prod", np.prod, a, out, kwargs, axis=axis, dtype=dtype, keepdims=keepdims)
     axes = _reduction_axes("prod", axis, _ndim(a))
     if dtype is not None:
         a = astype(a, dtype) if isinstance(a, Tensor) else np.asarray(a, dtype)
@@ -355,7 +369,10 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
 
 def _var(name, a, axis, dtype, out, ddof, keepdims, correction, kwargs):
     if out is not None or kwargs:
-        raise TypeError(f"{name}: out= and {', '.join(sorted(kwargs)) or 'where='} are not supported")
+        if correction is not None:
+            kwargs = {**kwargs, "correction": correction}
+        return _numpy_only(name, getattr(np, name), a, out, kwargs, axis=axis, dtype=dtype, ddof=ddof,
+                           keepdims=keepdims)
     if correction is not None:
         if ddof != 0:
             raise ValueError(f"{name}: ddof and correction can't be provided simultaneously")
@@ -382,6 +399,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None, **kwargs):
     """``numpy.std``: the square root of ``var``; where ``var`` is 0 its gradient is ``nan``
     (0 · ∞, as in JAX)."""
+    if out is not None or kwargs:                 # NumPy's own std on plain arrays
+        return _var("std", a, axis, dtype, out, ddof, keepdims, correction, kwargs)
     return sqrt(_var("std", a, axis, dtype, out, ddof, keepdims, correction, kwargs))
 
 

@@ -150,7 +150,9 @@ logaddexp2 = elementwise("logaddexp2", np.logaddexp2,
 absolute = elementwise("absolute", np.absolute, lambda g, ans, x: g * sign(x))
 abs = absolute  # noqa: A001  (NumPy's name)
 fabs = elementwise("fabs", np.fabs, lambda g, ans, x: g * sign(x))
-sign = elementwise("sign", np.sign, lambda g, ans, x: None)
+# sign' = 0: zeros rather than no cotangent, so a leaf reached only through sign gets a zero
+# gradient (as in PyTorch), not None (which an optimizer would skip)
+sign = elementwise("sign", np.sign, lambda g, ans, x: _mask(np.zeros(np.shape(_const(g))), g))
 
 
 # ---- trigonometry
