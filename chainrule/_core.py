@@ -74,9 +74,14 @@ def primitive(impl, name=None, broadcasts=False, multiple=False):
     Returns the public function.  Called on plain arrays it is ``impl`` itself, with one
     ``isinstance`` scan of the positional arguments as its only overhead.
     """
+    if multiple and broadcasts:
+        raise ValueError(f"primitive {name or impl.__name__}: multiple=True with broadcasts=True is not "
+                         "supported; broadcast the arguments before the call (cnp.broadcast_to)")
     prim = Primitive(name or impl.__name__, impl, broadcasts, multiple)
 
     def fn(*args, **kw):
+        if kw:
+            _static_keywords(prim, kw)
         for a in args:
             if isinstance(a, Tensor):
                 return _bind(prim, fn, args, kw)
@@ -86,6 +91,16 @@ def primitive(impl, name=None, broadcasts=False, multiple=False):
     fn.__doc__ = impl.__doc__
     fn.prim = prim
     return fn
+
+
+def _static_keywords(prim, kw):
+    """Keyword arguments are static: a traced value among them would be neither differentiated
+    nor seen by the trace."""
+    for k, v in kw.items():
+        if isinstance(v, Tensor) and v._trace is not None:
+            raise TypeError(f"{prim.name}: the keyword argument {k}= is a traced value, but keyword "
+                            "arguments of a primitive are static (not differentiated); pass it "
+                            "positionally")
 
 
 def defvjp(fn, *rules, argnums=None):

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ._core import ForwardTrace, ReverseTrace, Tensor, _dtype, _primal, _shape, backward_pass
+from ._core import ForwardTrace, ReverseTrace, Tensor, _dtype, _shape, backward_pass
 from ._tree import tree_flatten, tree_unflatten
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev",
@@ -131,6 +131,7 @@ def _vjp(f, primals, name, has_aux=False):
     aux = None
     if has_aux:
         out, aux = _split_aux(out, name)
+        aux = _returned(aux)                      # this transform's trace is dead by now
     oflat, otdef = tree_flatten(out)
     _check_outputs(oflat, f, name)
     pairs = [_unbox(o, trace) for o in oflat]
@@ -199,12 +200,19 @@ def _like(d, x):
 def _split_aux(out, name):
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(f"{name}(..., has_aux=True): the function must return a pair (output, aux)")
-    return out[0], tree_map_primal(out[1])
+    return out[0], out[1]
 
 
-def tree_map_primal(tree):
+def _returned(tree):
+    """An aux output as it leaves its transform: the levels of transforms that have returned
+    are stripped, the enclosing ones kept, so that ``aux`` stays differentiable by an outer
+    ``grad`` as in JAX (stripping every level gave an outer derivative of 0)."""
+    def strip(x):
+        while isinstance(x, Tensor) and x._trace is not None and not x._trace.alive:
+            x = x._value
+        return x
     flat, tdef = tree_flatten(tree)
-    return tree_unflatten(tdef, [_primal(x) if isinstance(x, Tensor) else x for x in flat])
+    return tree_unflatten(tdef, [strip(x) for x in flat])
 
 
 def _fname(f):
@@ -254,8 +262,17 @@ def grad(f, argnums=0, has_aux=False):
 # --------------------------------------------------------------------------- forward mode
 
 def jvp(f, primals, tangents):
-    """``(f(*primals), J·tangents)``: the output and its directional derivative."""
+    """``(f(*primals), J·tangents)``: the output and its directional derivative. ``primals`` and
+    ``tangents`` are tuples (or lists), one entry per argument: ``jvp(f, (x,), (t,))``."""
+    _argument_tuples("jvp", primals, tangents)
     return _jvp(f, primals, tangents, 0)
+
+
+def _argument_tuples(name, primals, tangents):
+    for what, v in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(v, (tuple, list)):
+            raise TypeError(f"{name}: {what} must be a tuple or list with one entry per argument, "
+                            f"e.g. {name}(f, (x,), (t,)); got a {type(v).__name__}")
 
 
 def _jvp(f, primals, tangents, nbatch):
@@ -407,7 +424,7 @@ def _jac_fwd(g, diff, has_aux):
             per_in.append(cnp.transpose(block, perm))
             start += n
         items.append(tree_unflatten(tdef, per_in))
-    return _assemble(otdef, items), (aux_box[0] if aux_box else None)
+    return _assemble(otdef, items), (_returned(aux_box[0]) if aux_box else None)
 
 
 def _assemble(otdef, items):
@@ -468,6 +485,7 @@ def hvp(f, primals, tangents):
     their structure: one array for a one-argument ``f``, else a tuple.  Costs about two
     gradients, and never forms the Hessian.
     """
+    _argument_tuples("hvp", primals, tangents)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"hvp: {len(primals)} primals but {len(tangents)} tangents")

@@ -430,3 +430,34 @@ def test_derivatives_are_separate_writable_arrays_not_views_of_each_other_or_of_
     (back,) = cr.vjp(lambda a: a, np.zeros(3))[1](ct)
     back[0] = 5.0
     np.testing.assert_array_equal(ct, np.ones(3))
+
+
+def test_an_aux_output_stays_differentiable_by_an_enclosing_transform():
+    # only the levels of transforms that have returned are stripped from aux, as in JAX
+    inner = lambda x: cr.grad(lambda y: (y * y, 3.0 * x), has_aux=True)(1.0)[1]
+    assert cr.grad(inner)(2.0) == 3.0
+    assert cr.jvp(lambda x: cr.grad(lambda y: (y * y, x * x), has_aux=True)(1.0)[1], (2.0,), (1.0,))[1] == 4.0
+    for mode in ("rev", "fwd"):
+        f = lambda x: cnp.sum(cr.jacobian(lambda y: (y * x, x * x), has_aux=True, mode=mode)(np.ones(2))[1])
+        assert cr.grad(f)(2.0) == 4.0
+    g, aux = cr.grad(lambda y: (y * y, y * 3.0), has_aux=True)(2.0)
+    assert type(aux) is np.ndarray and aux == 6.0
+
+
+def test_jvp_and_hvp_refuse_primals_that_are_not_a_tuple_of_arguments():
+    for call in (lambda: cr.jvp(lambda a: a * 2, np.ones((1, 3)), np.ones((1, 3))),
+                 lambda: cr.hvp(lambda a: cnp.sum(a ** 3), np.ones((1, 3)), np.ones((1, 3)))):
+        with pytest.raises(TypeError, match="primals must be a tuple or list with one entry per argument"):
+            call()
+
+
+def test_a_traced_keyword_argument_of_a_primitive_is_refused_and_a_static_one_works():
+    from chainrule.extend import defjvp, defvjp, primitive
+    scale = primitive(lambda x, s=1.0: x * s, name="scale")
+    defvjp(scale, lambda g, ans, x, s=1.0: g * s)
+    defjvp(scale, lambda t, ans, x, s=1.0: t * s)
+    with pytest.raises(TypeError, match="scale: the keyword argument s= is a traced value"):
+        cr.grad(lambda x: cnp.sum(scale(x, s=x)))(np.array([2.0]))
+    np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(scale(x, s=3.0)))(np.array([2.0])), [3.0])
+    with pytest.raises(ValueError, match="multiple=True with broadcasts=True is not supported"):
+        primitive(lambda a, b: (a, b), name="pair", multiple=True, broadcasts=True)
