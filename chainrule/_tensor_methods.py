@@ -119,17 +119,21 @@ def _writable(t, name):
     return t._value
 
 
+def _write(t, name, op, other):
+    """``op(t, other)`` into ``t``'s own array, counted by its version counter."""
+    value = _writable(t, name)
+    op(value, _primal(other), out=value)
+    bump_version(t)
+    return t
+
+
 def _inplace(name, op):
     def method(self, other):
-        trace = self._trace
-        if trace is not None and (trace is not _GLOBAL or _grad_mode.enabled):
+        if _recorded(self):
             raise RuntimeError(
                 f"{name}: in-place update of a tensor that is recorded for differentiation; "
                 "use it under chainrule.no_grad() (as optimizers do) or write out-of-place")
-        value = _writable(self, name)
-        op(value, _primal(other), out=value)
-        bump_version(self)
-        return self
+        return _write(self, name, op, other)
     method.__name__ = name
     method.__doc__ = f"In place, like ``torch.Tensor.{name}`` (bumps the version counter)."
     setattr(Tensor, name, method)
@@ -155,10 +159,7 @@ def _augmented(name, fn, ufunc):
                     f"{name}: in-place update of a leaf tensor that requires grad; do it under "
                     "chainrule.no_grad() (as optimizers do), or write t = t + u")
             return fn(self, other)
-        value = _writable(self, name)
-        ufunc(value, _primal(other), out=value)
-        bump_version(self)
-        return self
+        return _write(self, name, ufunc, other)
     method.__name__ = name
     method.__qualname__ = f"Tensor.{name}"
     setattr(Tensor, name, method)
