@@ -389,3 +389,24 @@ def test_sinc_derivatives_near_zero_match_the_series_to_third_order(x):
         np.testing.assert_allclose(f(np.float64(x)), expected, rtol=1e-9, atol=1e-300)
     tangent = cr.jvp(cnp.sinc, (np.float64(x),), (np.float64(1.0),))[1]
     np.testing.assert_allclose(tangent, want[0], rtol=1e-9, atol=1e-300)
+
+
+def test_rules_stay_exact_where_their_textbook_forms_cancel_or_overflow():
+    # references: closed forms in float64 (or float32), far from where they lose digits; no
+    # overflow or invalid operation inside a rule (underflow to 0 is the right answer there)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert cr.grad(cnp.expm1)(-40.0) == np.exp(-40.0)                          # not ans + 1
+        for x in (5.0, 9.0, 20.0, -9.0):                                           # not 1 - tanh²
+            np.testing.assert_allclose(cr.grad(cnp.tanh)(np.float32(x)), 1 / np.cosh(x) ** 2, rtol=1e-6)
+            second = -2 * np.tanh(x) / np.cosh(x) ** 2
+            np.testing.assert_allclose(cr.grad(cr.grad(cnp.tanh))(x), second, rtol=1e-12)
+        lae = lambda v: cnp.logaddexp(v[0], v[1])
+        np.testing.assert_array_equal(cr.grad(lae)(np.array([1e16, 1e16])), [0.5, 0.5])
+        np.testing.assert_allclose(cr.hessian(lae)(np.array([1e16, 1e16])), [[0.25, -0.25], [-0.25, 0.25]])
+        np.testing.assert_allclose(cr.hessian(lae)(np.array([40.0, 0.0]))[0, 0], np.exp(-40.0), rtol=1e-12)
+        assert cr.grad(cnp.arcsinh)(1e155) == 1e-155
+        np.testing.assert_allclose(cr.grad(cnp.arctan)(np.float32(1e20)), 1e-40, rtol=1e-3)
+        np.testing.assert_allclose(cr.grad(lambda v: cnp.arctan2(v[0], v[1]))(np.array([1e-170, 1e-170])),
+                                   [5e169, -5e169], rtol=1e-12)
+        np.testing.assert_allclose(cr.grad(cnp.arcsin)(1 - 1e-10), 70710.675195109, rtol=1e-12)
+        np.testing.assert_array_equal(cr.grad(lambda v: cnp.hypot(v[0], v[1]))(np.array([0.0, 0.0])), [0, 0])

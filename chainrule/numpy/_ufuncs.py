@@ -134,17 +134,36 @@ reciprocal = elementwise("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans
 # ---- exponentials and logarithms
 exp = elementwise("exp", np.exp, lambda g, ans, x: g * ans)
 exp2 = elementwise("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2)
-expm1 = elementwise("expm1", np.expm1, lambda g, ans, x: g * (ans + 1))
+expm1 = elementwise("expm1", np.expm1, lambda g, ans, x: g * exp(x))   # not ans + 1: it cancels for x < 0
 log = elementwise("log", np.log, lambda g, ans, x: g / x)
 log2 = elementwise("log2", np.log2, lambda g, ans, x: g / (x * _LN2))
 log10 = elementwise("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
 log1p = elementwise("log1p", np.log1p, lambda g, ans, x: g / (x + 1))
-logaddexp = elementwise("logaddexp", np.logaddexp,
-                        lambda g, ans, x, y: g * exp(x - ans),   # softmax weight of x
-                        lambda g, ans, x, y: g * exp(y - ans))
+
+
+def _weight(d):
+    """σ(d) = 1/(1 + e⁻ᵈ), from e^(-|d|) ≤ 1: never overflows, and 1 - σ(d) = σ(-d) never
+    cancels (as exp(x - logaddexp(x, y)) does once the sum rounds: weights of 1 for equal 1e16).
+    -|d| is taken branch by branch, so its derivative at d = 0 is that of a branch, not sign(0)."""
+    up = _const(d) >= 0
+    e = exp(where(up, -d, d))
+    return where(up, 1 / (1 + e), e / (1 + e))
+
+
+def _sech2(x):
+    """1/cosh²(x) = 4u/(1 + u)² with u = e^(-2|x|) ≤ 1: exact for every x (1 - tanh² is 0 once
+    tanh rounds to ±1, in float32 from |x| ≈ 9), and without overflow."""
+    up = _const(x) >= 0
+    u = exp(2 * where(up, -x, x))
+    return 4 * u / square(1 + u)
+
+
+logaddexp = elementwise("logaddexp", np.logaddexp,               # the softmax weights of x and y
+                        lambda g, ans, x, y: g * _weight(x - y),
+                        lambda g, ans, x, y: g * _weight(y - x))
 logaddexp2 = elementwise("logaddexp2", np.logaddexp2,
-                         lambda g, ans, x, y: g * exp2(x - ans),
-                         lambda g, ans, x, y: g * exp2(y - ans))
+                         lambda g, ans, x, y: g * _weight((x - y) * _LN2),
+                         lambda g, ans, x, y: g * _weight((y - x) * _LN2))
 
 # ---- signs and magnitudes (abs'(0) = 0: the subgradient sign(0))
 absolute = elementwise("absolute", np.absolute, lambda g, ans, x: g * sign(x))
@@ -159,15 +178,23 @@ sign = elementwise("sign", np.sign, lambda g, ans, x: _mask(np.zeros(np.shape(_c
 sin = elementwise("sin", np.sin, lambda g, ans, x: g * cos(x))
 cos = elementwise("cos", np.cos, lambda g, ans, x: -g * sin(x))
 tan = elementwise("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans))
-arcsin = elementwise("arcsin", np.arcsin, lambda g, ans, x: g / sqrt(1 - x * x))
-arccos = elementwise("arccos", np.arccos, lambda g, ans, x: -g / sqrt(1 - x * x))
-arctan = elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x))
+# (1 - x)(1 + x), not 1 - x², which loses digits near ±1; hypot, not x² + y², which overflows
+# or underflows where the derivative itself is an ordinary number
+arcsin = elementwise("arcsin", np.arcsin, lambda g, ans, x: g / sqrt((1 - x) * (1 + x)))
+arccos = elementwise("arccos", np.arccos, lambda g, ans, x: -g / sqrt((1 - x) * (1 + x)))
+arctan = elementwise("arctan", np.arctan, lambda g, ans, x: g * square(1 / hypot(x, 1)))
 arctan2 = elementwise("arctan2", np.arctan2,
-                      lambda g, ans, y, x: g * x / (x * x + y * y),
-                      lambda g, ans, y, x: -g * y / (x * x + y * y))
-hypot = elementwise("hypot", np.hypot,
-                    lambda g, ans, x, y: g * x / ans,
-                    lambda g, ans, x, y: g * y / ans)
+                      lambda g, ans, y, x: g * (x / hypot(x, y)) / hypot(x, y),
+                      lambda g, ans, y, x: -g * (y / hypot(x, y)) / hypot(x, y))
+
+
+def _hypot_d(g, ans, x, y):
+    # ∂hypot/∂x = x / hypot, and 0 at the origin (the subgradient of the norm's convention)
+    zero = _const(ans) == 0
+    return g * where(zero, 0, x / where(zero, 1, ans))
+
+
+hypot = elementwise("hypot", np.hypot, _hypot_d, lambda g, ans, x, y: _hypot_d(g, ans, y, x))
 deg2rad = elementwise("deg2rad", np.deg2rad, lambda g, ans, x: g * _DEG)
 rad2deg = elementwise("rad2deg", np.rad2deg, lambda g, ans, x: g * (1 / _DEG))
 radians, degrees = deg2rad, rad2deg
@@ -197,10 +224,10 @@ sinc = elementwise("sinc", np.sinc, _sinc_d)
 # ---- hyperbolic functions
 sinh = elementwise("sinh", np.sinh, lambda g, ans, x: g * cosh(x))
 cosh = elementwise("cosh", np.cosh, lambda g, ans, x: g * sinh(x))
-tanh = elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
-arcsinh = elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / sqrt(x * x + 1))
-arccosh = elementwise("arccosh", np.arccosh, lambda g, ans, x: g / sqrt(x * x - 1))
-arctanh = elementwise("arctanh", np.arctanh, lambda g, ans, x: g / (1 - x * x))
+tanh = elementwise("tanh", np.tanh, lambda g, ans, x: g * _sech2(x))
+arcsinh = elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / hypot(x, 1))
+arccosh = elementwise("arccosh", np.arccosh, lambda g, ans, x: g / (sqrt(x - 1) * sqrt(x + 1)))
+arctanh = elementwise("arctanh", np.arctanh, lambda g, ans, x: g / ((1 - x) * (1 + x)))
 
 # ---- comparisons that select (ties split the gradient equally)
 maximum = elementwise("maximum", np.maximum,
