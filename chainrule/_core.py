@@ -818,6 +818,12 @@ class Tensor:
 
     @data.setter
     def data(self, value):
+        value = _primal(value) if isinstance(value, Tensor) else value
+        if not isinstance(value, np.ndarray):
+            value = np.asarray(value)
+        if self.requires_grad and not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"data: a tensor that requires grad holds floating-point values, got dtype "
+                            f"{value.dtype}; cast it first, e.g. value.astype(np.float32)")
         _edits[0] += 1
         self._value = value
 

@@ -220,10 +220,10 @@ _method("view", _view)
 _method("transpose", lambda self, *axes: cnp.transpose(self, _shape_args(axes) or None))
 _method("ravel", lambda self, order="C": cnp.ravel(self, order))
 _method("flatten", lambda self, order="C": cnp.ravel(self, order))
-_method("sum", lambda self, axis=None, dtype=None, out=None, keepdims=False:
-        cnp.sum(self, axis, dtype, out, keepdims=keepdims))
-_method("mean", lambda self, axis=None, dtype=None, out=None, keepdims=False:
-        cnp.mean(self, axis, dtype, out, keepdims=keepdims))
+_method("sum", lambda self, axis=None, dtype=None, out=None, keepdims=False, **kwargs:
+        cnp.sum(self, axis, dtype, out, keepdims=keepdims, **kwargs))
+_method("mean", lambda self, axis=None, dtype=None, out=None, keepdims=False, **kwargs:
+        cnp.mean(self, axis, dtype, out, keepdims=keepdims, **kwargs))
 _method("dot", lambda self, other: cnp.dot(self, other))
 _method("astype", lambda self, dtype, copy=True: cnp.astype(self, dtype))
 _method("copy", lambda self: cnp.positive(self))
@@ -263,6 +263,9 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
         return getattr(np, ufunc.__name__)(*[_primal(i) for i in inputs], **kwargs)
     what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if any(_recorded(t) for t in _tensors(inputs)):
+        if out is not None:
+            raise TypeError(f"{what}(..., out=...): writing a recorded value into an array would lose its "
+                            "derivative; write y = y + t (a new value) instead of y += t or out=")
         raise TypeError(f"{what} is not differentiable in chainrule; on recorded values use the "
                         "functions of chainrule.numpy (see its list in the README)")
     written = [t for t in _tensors(out or ()) if isinstance(t, Tensor)]

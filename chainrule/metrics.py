@@ -39,6 +39,10 @@ def _predicted(name, y_true, y_pred, allow_strings=False):
     y_true = _labels(name, y_true, allow_strings=allow_strings)
     y_pred = np.asarray(y_pred)
     if y_pred.ndim == 2:
+        if y_pred.shape[1] < 2:
+            raise ValueError(f"{name}: y_pred of shape {y_pred.shape} is one score or probability per "
+                             "sample, whose threshold is not known here; pass the predicted labels, "
+                             "e.g. (p[:, 0] > 0.5).astype(int) for probabilities, > 0 for logits")
         if y_true.dtype.kind not in "iu":
             raise TypeError(f"{name}: scores (n, k) predict class indices 0..k-1, so y_true must hold "
                             f"integer labels, got dtype {y_true.dtype}")

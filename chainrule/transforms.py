@@ -228,11 +228,17 @@ def value_and_grad(f, argnums=0, has_aux=False):
         res = _vjp(g, diff, "grad", has_aux)
         out, fn = res[0], res[1]
         if isinstance(out, (tuple, list, dict)) or out is None:
+            pair = (" (for a pair (value, aux), use grad(f, has_aux=True))"
+                    if isinstance(out, tuple) and len(out) == 2 and not has_aux else "")
             raise TypeError(f"grad of {_fname(f)}: the function must return a scalar, got a "
-                            f"{type(out).__name__}; use jacobian() or vjp() for other outputs")
+                            f"{type(out).__name__}{pair}; use jacobian() or vjp() for other outputs")
         if _shape(out) != ():
             raise TypeError(f"grad of {_fname(f)}: the function must return a scalar, got shape "
                             f"{_shape(out)}; use jacobian() or vjp() for non-scalar outputs")
+        if not np.issubdtype(_dtype(out), np.inexact):
+            raise TypeError(f"grad of {_fname(f)}: the function returns a {_dtype(out)} value, which "
+                            "has no derivative; return a floating-point scalar (a comparison or a "
+                            "count is piecewise constant)")
         grads = fn(np.ones((), _dtype(out)) if not isinstance(out, Tensor) else _ones_like(out))
         grads = grads[0] if single else grads
         return ((out, res[2]), grads) if has_aux else (out, grads)

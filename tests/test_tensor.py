@@ -477,9 +477,31 @@ def test_reduction_keywords_numpy_has_and_chainrule_does_not_differentiate():
         t.max(dim=0)
     with pytest.raises(TypeError, match="sum: where= is not supported on tensors"):
         cnp.sum(t, where=m)
-    with pytest.raises(TypeError, match="Tensor.sum\\(\\) got an unexpected keyword argument 'dim'"):
+    with pytest.raises(TypeError, match="sum: dim= is not supported on tensors; the names are NumPy's"):
         t.sum(dim=1)
     with pytest.raises(ValueError, match="mT: matrix transpose with ndim < 2 is undefined"):
         _ = cr.tensor([1.0, 2.0]).mT
     with pytest.raises(TypeError, match="view: expects a shape.*use astype"):
         cr.tensor([1.0, 2.0]).view(np.int64)
+
+
+def test_common_mistakes_get_errors_that_say_what_to_do():
+    from chainrule import metrics, nn
+    with pytest.raises(TypeError, match="activation=ReLU is a Module class; pass an instance, ReLU\\(\\)"):
+        nn.MLP([2, 3, 1], activation=nn.ReLU)
+    with pytest.raises(ValueError, match="one sample with 200 classes.*from_logits=True"):
+        nn.losses.cross_entropy(leaf(np.linspace(0, 1, 200)), np.arange(200) % 2)
+    with pytest.raises(ValueError, match="y_pred of shape \\(3, 1\\) is one score or probability per sample"):
+        metrics.accuracy(np.array([0, 1, 1]), np.array([[0.2], [0.7], [0.9]]))
+    with pytest.raises(TypeError, match="for a pair \\(value, aux\\), use grad\\(f, has_aux=True\\)"):
+        cr.grad(lambda x: (cnp.sum(x), 1.0))(np.ones(2))
+    with pytest.raises(TypeError, match="returns a bool value, which has no derivative"):
+        cr.grad(lambda x: cnp.sum(x) > 0)(np.ones(2))
+    with pytest.raises(TypeError, match="out=...\\): writing a recorded value into an array"):
+        acc = np.zeros(2)
+        acc += leaf([1.0, 2.0])
+    t = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match="data: a tensor that requires grad holds floating-point values"):
+        t.data = np.array([1, 2])
+    t.data = [3.0, 4.0]                               # a list becomes an array
+    assert type(t.data) is np.ndarray

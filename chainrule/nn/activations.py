@@ -87,9 +87,16 @@ def _not_elementwise(name):
                          "pre-activations")
 
 
+def _module_class(activation):
+    if isinstance(activation, type) and issubclass(activation, Module):
+        raise TypeError(f"activation={activation.__name__} is a Module class; pass an instance, "
+                        f"{activation.__name__}(), or a name such as 'relu'")
+
+
 def get_activation(name):
     """The activation function called ``name`` (``"relu"``, ``"tanh"``, ``"logistic"``, ...);
     a callable is returned as is."""
+    _module_class(name)
     if callable(name):
         return name
     _not_elementwise(name)
@@ -187,6 +194,7 @@ def activation_module(name):
     ``Linear`` fuses with), and any other callable ``f`` is wrapped in ``Function(f)``."""
     if isinstance(name, Module):
         return name
+    _module_class(name)
     if callable(name):
         known = activation_name(name)
         return _MODULES[known]() if known in _MODULES else Function(name)

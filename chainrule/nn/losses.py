@@ -279,6 +279,11 @@ def _one_sample_cross_entropy(logits, target, reduction):
     """Logits (K,) with a scalar label or a (K,) distribution: the loss of a batch of one."""
     k = _shape(logits)[0]
     ts = _shape(target)
+    tv = np.asarray(_primal(target))
+    if ts == (k,) and tv.size and (tv.min() < 0 or tv.max() > 1 or abs(float(tv.sum()) - 1) > 1e-4):
+        raise ValueError(f"cross_entropy: logits of shape ({k},) are one sample with {k} classes, and the "
+                         f"target of shape {ts} is no distribution over them; for a batch of {k} binary "
+                         "scores use log_loss(scores, y, from_logits=True), or give logits of shape (N, K)")
     if ts not in ((), (k,)):
         raise ValueError(f"cross_entropy: for logits of shape ({k},) (one sample) the target must be a "
                          f"scalar label or a distribution of shape ({k},), got shape {ts}")
