@@ -326,3 +326,14 @@ def test_the_values_alone_of_eigh_and_svd_have_finite_gradients_at_repeated_eige
     g = cr.grad(lambda a: cnp.sum(cnp.linalg.svd(a, full_matrices=False)[1]))(B)
     np.testing.assert_allclose(g, cr.grad(lambda a: cnp.sum(cnp.linalg.svdvals(a)))(B))
     assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("dtype, tiny", [(np.float32, 1e-23), (np.float64, 1e-170)])
+def test_the_2_norms_gradient_is_exact_where_its_square_underflows(dtype, tiny):
+    # NumPy's norm of [tiny, tiny] is 0 here; its gradient is still [1, 1]/√2
+    x = np.array([tiny, tiny], dtype)
+    for mode in ("rev", "fwd"):
+        g = cr.jacobian(cnp.linalg.norm, mode=mode)(x)
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, [2 ** -0.5, 2 ** -0.5], rtol=1e-6)
+    np.testing.assert_array_equal(cr.grad(cnp.linalg.norm)(np.zeros(2, dtype)), [0, 0])

@@ -37,7 +37,7 @@ from ._indexing import getitem
 from ._products import matmul
 from ._reductions import sum
 from ._shape import _axes, reshape, swapaxes, transpose
-from ._ufuncs import absolute, where
+from ._ufuncs import absolute, sqrt, where
 
 __all__ = ["inv", "pinv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "svd",
            "svdvals", "norm", "vector_norm", "matrix_norm", "cond", "matrix_power", "matmul",
@@ -504,21 +504,28 @@ def _kept(y, x, axis, keepdims, nb):
     return reshape(y, _shape(y)[:nb] + full)
 
 
-def _nonzero(norm):
-    """The norm with its zeros replaced by 1, so ``x / norm`` is 0 (not nan) at ``x = 0``."""
-    return where(_primal(norm) == 0, 1.0, norm)
+def _unit(x, ans, axis, keepdims):
+    """``x / ‖x‖`` (0 where x = 0). Where ‖x‖² under- or overflowed (float32 entries of 1e-23:
+    NumPy's norm is 0), x is first divided by its largest entry, a constant that cancels."""
+    a = _primal(ans)
+    if np.all((a > 0) & np.isfinite(a)):
+        return x / _kept(ans, x, axis, keepdims, 0)
+    s = np.max(np.abs(_primal(x)), axis=axis, keepdims=True)
+    u = x / np.where(s > 0, s, 1).astype(_dtype(x), copy=False)
+    n = sqrt(sum(u * u, axis=axis, keepdims=True))
+    return u / where(_primal(n) == 0, 1.0, n)
 
 
 def _l2_vjp(g, ans, x, axis, keepdims):
     # ∂‖x‖/∂x = x / ‖x‖, taken as 0 at x = 0
     nb = _ndim(g) - _ndim(ans)
-    return _kept(g, x, axis, keepdims, nb) * x / _kept(_nonzero(ans), x, axis, keepdims, 0)
+    return _kept(g, x, axis, keepdims, nb) * _unit(x, ans, axis, keepdims)
 
 
 def _l2_jvp(t, ans, x, axis, keepdims):
-    # d‖x‖ = ⟨x, ẋ⟩ / ‖x‖
+    # d‖x‖ = ⟨x / ‖x‖, ẋ⟩
     nb = _ndim(t) - _ndim(x)
-    return sum(t * x, axis=tuple(a + nb for a in axis), keepdims=keepdims) / _nonzero(ans)
+    return sum(t * _unit(x, ans, axis, keepdims), axis=tuple(a + nb for a in axis), keepdims=keepdims)
 
 
 _l2_p = primitive(_l2, name="norm")
