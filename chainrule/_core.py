@@ -603,8 +603,9 @@ def _reads(prim, i):
     """Whether a VJP rule of ``prim`` may read the values of its argument ``i`` (-1: its
     output), so that writing into that array in place would change the gradient. Read from the
     rules' code, and only once such an array has been written to: after ``y = x + 1`` either
-    may change, as in PyTorch; after ``y = sqrt(x)`` neither may. A rule that is not a plain
-    function, or takes that argument through ``*args``, is assumed to read it."""
+    may change, as in PyTorch; after ``y = sqrt(x)`` x may but y may not (the rule is
+    ``g / (2 y)``). A rule that is not a plain function, or takes that argument through
+    ``*args``, is assumed to read it."""
     joint = prim.vjp_joint
     rules = [joint] if joint is not None else list(prim.vjps.values())
     position = 1 if i < 0 else (3 if joint is not None else 2) + i   # (g, ans, [needed,] *args)
