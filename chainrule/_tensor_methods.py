@@ -94,7 +94,7 @@ def _setitem(self, idx, value):
             "chainrule.no_grad() or assign into a copy")
     node = self._node
     if node is not None and node.prim is not None and getattr(node.prim, "view", False) \
-            and node.vals is not None and np.may_share_memory(self._value, node.vals[0]):
+            and type(node.vals) is list and np.may_share_memory(self._value, node.vals[0]):
         # NumPy would write through the view into its base; a recorded assignment makes a new
         # array instead, which the base would never see
         raise RuntimeError(
