@@ -141,14 +141,17 @@ class no_grad:
     _state = False
 
     def __init__(self):
-        self._prev = []           # a stack, so one instance can be entered again while active
+        # the modes to restore, a stack per thread: one instance may be entered again while
+        # active, and by several threads at once (each restores its own mode)
+        self._prev = threading.local()
 
     def __enter__(self):
-        self._prev.append(_grad_mode.enabled)
+        stack = self._prev.__dict__.setdefault("stack", [])
+        stack.append(_grad_mode.enabled)
         _grad_mode.enabled = self._state
 
     def __exit__(self, *exc):
-        _grad_mode.enabled = self._prev.pop()
+        _grad_mode.enabled = self._prev.stack.pop()
 
     def __call__(self, func):
         def wrapper(*args, **kwargs):
@@ -462,15 +465,22 @@ def backward_pass(roots, cotangents, retain_graph=True):
         if node.saved:                            # a list of (tensor, version) at level 0
             _check_versions(node)
         if type(prim) is _Project:
+            # the j-th output's cotangent goes into the j-th slot of a list the multi-output
+            # node collects (a tuple per output, added slot by slot, took time in k² for k)
             parent = node.parents[0][1]
-            g = _project_ct(prim.j, g, parent)
-            _deliver(g, 0, parent, None, 0, False, False, grads, fresh, leaves, heap)
+            slots = grads.get(parent)
+            if slots is None:
+                slots = grads[parent] = [None] * len(parent.ans)
+                heapq.heappush(heap, (-parent.seq, parent))
+            elif type(slots) is not list:            # a tuple given as a root's cotangent
+                slots = grads[parent] = list(slots)
+            slots[prim.j] = g if slots[prim.j] is None else _add_ct(slots[prim.j], g)
             if not retain_graph:
                 node.vals = _FREED
                 node.ans = None
             continue
         if prim.multiple:
-            g = _fill_ct(g, node.ans)
+            g = _fill_ct(tuple(g), node.ans)
         ans, kw = node.ans, node.kw
         broadcasts = prim.broadcasts
         nb = _ndim(g) - _ndim(ans) if broadcasts else 0
@@ -568,11 +578,6 @@ def _add_ct(a, b):
     if type(a) is tuple:
         return tuple(_add_ct(x, y) for x, y in zip(a, b))
     return a + b
-
-
-def _project_ct(j, g, parent):
-    n = len(parent.ans)
-    return tuple(g if k == j else None for k in range(n))
 
 
 def _fill_ct(g, ans):

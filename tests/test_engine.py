@@ -357,3 +357,42 @@ def test_a_joint_vjp_rule_serves_every_argument_asked_for_and_matches_finite_dif
     calls.clear()
     cr.grad(lambda b: cnp.sum(f(a, b)))(b)           # only b is traced: only b is asked for
     assert calls == [(1,)]
+
+
+def test_the_gradient_through_stacking_and_splitting_thousands_of_pieces():
+    # each piece's cotangent is found once per node (bench figures in the session note: the
+    # backward of 8000 pieces went from 2 and 4 s to 0.1 s)
+    k = 2000
+    x = cr.tensor(np.random.default_rng(0).random(k), requires_grad=True)
+    y = cnp.sum(cnp.stack([x[i] * 2.0 for i in range(k)]) ** 2) + sum(
+        cnp.sum(p) * float(i) for i, p in enumerate(cnp.split(x, k)))
+    y.backward()
+    np.testing.assert_allclose(x.grad, 8 * x.numpy() + np.arange(k), rtol=1e-12)
+
+
+def test_a_no_grad_object_shared_by_two_threads_restores_each_threads_own_mode():
+    import threading
+    shared, seen = cr.no_grad(), {}
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with shared:
+            a_in.set()
+            b_in.wait()
+        seen["first, after"] = cr.is_grad_enabled()
+        a_out.set()
+
+    def second():
+        a_in.wait()
+        with cr.no_grad():
+            with shared:
+                b_in.set()
+                a_out.wait()
+            seen["second, inside its own no_grad"] = cr.is_grad_enabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"first, after": True, "second, inside its own no_grad": False}

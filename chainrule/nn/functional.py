@@ -17,6 +17,7 @@ of any order still work.
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
-from .._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, defvjp_joint, owns, primitive
+from .._core import Tensor, _grad_mode, _ndim, _primal, _shape, defjvp, defvjp, defvjp_joint, owns, primitive
 from ..numpy._ufuncs import elementwise
 
 __all__ = ["linear", "relu", "softmax_cross_entropy"]
@@ -100,8 +101,15 @@ def _linear_ct_b(g, x, W):
 _filled_cache = {}
 
 
+_FILLED_MAX = 1 << 20       # longer vectors are made afresh, so the cache holds at most 8 MB each
+
+
 def _filled(value, n, dtype):
     """A read-only vector of ``n`` copies of ``value`` (a slice of the longest one made so far)."""
+    if n > _FILLED_MAX:
+        v = np.full(n, value, dtype)
+        v.flags.writeable = False
+        return v
     v = _filled_cache.get((value, dtype))
     if v is None or len(v) < n:
         v = _filled_cache[(value, dtype)] = np.full(max(n, 64), value, dtype)
@@ -266,10 +274,12 @@ def _shifted_exp(z):
         return np.exp(z - m), m
 
 
-def _softmax_cross_entropy(z, target, reduce, divisor):
+def _softmax_cross_entropy(z, target, reduce, divisor, keep=False):
     e, m = _shifted_exp(z)
     sums = _row_sum(e)
-    if z.ndim == 2 and target.ndim == 1 and type(z) is np.ndarray:
+    if keep and z.ndim == 2 and target.ndim == 1 and type(z) is np.ndarray and _grad_mode.enabled:
+        # only for a recorded step that may run backward: otherwise (no_grad, plain arrays) the
+        # exponentials would double the logits' memory for as long as they live
         _last_exp[0] = (weakref.ref(z, _forget_exp), e, sums)
     lse = np.log(sums) + m[..., 0]
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
@@ -327,6 +337,7 @@ def _ce_jvp(t, ans, z, target, reduce, divisor):
 
 
 _ce_p = primitive(_softmax_cross_entropy, name="softmax_cross_entropy")
+_ce_p.prim.impl = functools.partial(_softmax_cross_entropy, keep=True)   # the traced (and replayed) call
 _ce_p.prim.fresh_vjp = True
 defvjp(_ce_p, _ce_vjp)
 defjvp(_ce_p, _ce_jvp)
