@@ -76,7 +76,7 @@ def _setitem(self, idx, value):
     """``t[idx] = value``.  On a constant (or under ``no_grad``) it writes in place; on a
     recorded value it records the update and rebinds ``t`` to its result, so arrays that
     earlier operations saved are never overwritten."""
-    traced = self._trace is not None and (self._trace is not _GLOBAL or _grad_mode.enabled)
+    traced = _recorded(self)
     value_traced = isinstance(value, Tensor) and value._trace is not None
     if not traced and not value_traced:
         _writable(self, "__setitem__")[idx] = _primal(value)

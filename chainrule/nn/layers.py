@@ -217,9 +217,9 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if not 0.0 <= real("Dropout", "p", p) <= 1.0:
+        self.p = real("Dropout", "p", p)
+        if not 0.0 <= self.p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
         self.rng = as_generator(rng)
 
     def forward(self, x):

@@ -141,20 +141,24 @@ log10 = elementwise("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
 log1p = elementwise("log1p", np.log1p, lambda g, ans, x: g / (x + 1))
 
 
-def _weight(d):
-    """σ(d) = 1/(1 + e⁻ᵈ), from e^(-|d|) ≤ 1: never overflows, and 1 - σ(d) = σ(-d) never
-    cancels (as exp(x - logaddexp(x, y)) does once the sum rounds: weights of 1 for equal 1e16).
-    -|d| is taken branch by branch, so its derivative at d = 0 is that of a branch, not sign(0)."""
+def _exp_minus_abs(d):
+    """``(e^(-|d|), d ≥ 0)``: at most 1, so never an overflow; -|d| is taken branch by branch,
+    so its derivative at d = 0 is that of a branch, not sign(0) = 0."""
     up = _const(d) >= 0
-    e = exp(where(up, -d, d))
+    return exp(where(up, -d, d)), up
+
+
+def _weight(d):
+    """σ(d) = 1/(1 + e⁻ᵈ), from e^(-|d|): 1 - σ(d) = σ(-d) never cancels (as exp(x -
+    logaddexp(x, y)) does once the sum rounds: weights of 1 for equal inputs of 1e16)."""
+    e, up = _exp_minus_abs(d)
     return where(up, 1 / (1 + e), e / (1 + e))
 
 
 def _sech2(x):
-    """1/cosh²(x) = 4u/(1 + u)² with u = e^(-2|x|) ≤ 1: exact for every x (1 - tanh² is 0 once
-    tanh rounds to ±1, in float32 from |x| ≈ 9), and without overflow."""
-    up = _const(x) >= 0
-    u = exp(2 * where(up, -x, x))
+    """1/cosh²(x) = 4u/(1 + u)² with u = e^(-2|x|): exact for every x (1 - tanh² is 0 once
+    tanh rounds to ±1, in float32 from |x| ≈ 9)."""
+    u = _exp_minus_abs(2 * x)[0]
     return 4 * u / square(1 + u)
 
 

@@ -109,9 +109,9 @@ class StepLR(LRScheduler):
     """``lr = base_lr · gamma^⌊t / step_size⌋``: multiply by ``gamma`` every ``step_size`` steps."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if integer("StepLR", "step_size", step_size) < 1:
+        self.step_size = integer("StepLR", "step_size", step_size)
+        if self.step_size < 1:
             raise ValueError(f"StepLR: step_size must be ≥ 1, got {step_size!r}")
-        self.step_size = int(step_size)
         self.gamma = real("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -135,9 +135,9 @@ class CosineAnnealingLR(LRScheduler):
     ``base_lr`` at ``t = 0`` down to ``eta_min`` at ``t = T_max`` (and back up after)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if integer("CosineAnnealingLR", "T_max", T_max) < 1:
+        self.T_max = integer("CosineAnnealingLR", "T_max", T_max)
+        if self.T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be ≥ 1, got {T_max!r}")
-        self.T_max = int(T_max)
         self.eta_min = real("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
@@ -153,9 +153,9 @@ class LinearWarmup(LRScheduler):
     """
 
     def __init__(self, optimizer, warmup_steps, start_factor=None, after=None, last_epoch=-1):
-        if integer("LinearWarmup", "warmup_steps", warmup_steps) < 1:
+        self.warmup_steps = integer("LinearWarmup", "warmup_steps", warmup_steps)
+        if self.warmup_steps < 1:
             raise ValueError(f"LinearWarmup: warmup_steps must be ≥ 1, got {warmup_steps!r}")
-        self.warmup_steps = int(warmup_steps)
         self.start_factor = (1.0 / self.warmup_steps if start_factor is None
                              else real("LinearWarmup", "start_factor", start_factor))
         if after is not None and getattr(after, "optimizer", None) is not optimizer:
