@@ -142,6 +142,25 @@ def test_softmax_cross_entropy_rejects_labels_of_the_wrong_shape():
         F.softmax_cross_entropy(np.zeros((2, 4)), np.zeros(3, int))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_zero_operand_is_read_only_zeros_with_or_without_a_memory_mapping(dtype, monkeypatch):
+    z = F._zeros(1000, dtype)
+    assert z.dtype == dtype and z.shape == (1000,) and not z.flags.writeable
+    assert not z.any() and not np.signbit(z).any()
+    assert F._zeros(10, dtype).ctypes.data == z.ctypes.data            # one block per dtype
+    with pytest.raises(ValueError, match="read-only"):
+        z[0] = 1
+
+    def refuse(*args, **kwargs):
+        raise OSError("no anonymous mappings here")
+    monkeypatch.setattr(F.mmap, "mmap", refuse)
+    monkeypatch.setattr(F, "_zeros_cache", {})
+    z = F._zeros(F._ZERO_CHUNK, dtype)
+    assert z.dtype == dtype and len(z) == F._ZERO_CHUNK and not z.flags.writeable and not z.any()
+    x = rng.standard_normal(F._FAST_RELU_MIN * 2).astype(dtype)
+    np.testing.assert_array_equal(F.relu(x), np.maximum(x, 0))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_fast_path_on_large_arrays_is_numpys_maximum_bit_for_bit(dtype):
     # more elements than one block of zeros, so the chunked loop runs more than once

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import mmap
 import weakref
 
 import numpy as np
@@ -115,6 +116,36 @@ def _filled(value, n, dtype):
         v = _filled_cache[(value, dtype)] = np.full(max(n, 64), value, dtype)
         v.flags.writeable = False
     return v[:n]
+
+
+_zeros_cache = {}
+
+
+def _zeros(n, dtype):
+    """A read-only vector of ``n`` zeros (at most ``_ZERO_CHUNK``), for a ufunc's second operand.
+
+    Where the system allows, the zeros are an anonymous read-only memory mapping: the kernel
+    maps every page of it to one shared page of zeros, so reading it costs no memory traffic
+    and no memory. Zeros that were written (``np.full``, or ``np.zeros`` when the allocator
+    reuses freed memory) are real memory, and reading them competes with the other operand:
+    right after a matrix product, ``max(y, 0)`` over 2048 x 256 float32 took 226 us against
+    written zeros and 53 us against mapped ones."""
+    key = np.dtype(dtype)
+    v = _zeros_cache.get(key)
+    if v is None:
+        v = _zeros_cache[key] = _mapped_zeros(_ZERO_CHUNK, key)
+    return v[:n]
+
+
+def _mapped_zeros(n, dtype):
+    try:        # private: a shared anonymous mapping is backed by real pages once read
+        block = mmap.mmap(-1, n * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                          prot=mmap.PROT_READ)
+    except (AttributeError, TypeError, ValueError, OSError):      # no such flags (Windows)
+        v = np.zeros(n, dtype)
+        v.flags.writeable = False
+        return v
+    return np.frombuffer(block, dtype)                   # read-only, since the buffer is
 
 
 _LINEAR_CT = (_linear_ct_x, _linear_ct_W, _linear_ct_b)
@@ -217,14 +248,14 @@ def _same_layout(out, x):
 def _relu(x, out=None):
     # NumPy's maximum against a scalar runs a loop 3x slower than against an array of the same
     # shape (2048 x 256 float32: 157 against 50 us), so a contiguous float input meets a
-    # contiguous block of zeros, chunk by chunk. NaN stays NaN either way.
+    # contiguous block of mapped zeros (see _zeros), chunk by chunk. NaN stays NaN either way.
     if (type(x) is not np.ndarray or x.dtype.kind != "f" or not _contiguous(x)
             or x.size < _FAST_RELU_MIN or not (out is None or _same_layout(out, x))):
         return np.maximum(x, 0, out=out)
     if out is None:
         out = np.empty_like(x)                   # the same order as x
     flat, dst = x.ravel(order="K"), out.ravel(order="K")     # views of contiguous blocks
-    zeros = _filled(0, min(flat.size, _ZERO_CHUNK), x.dtype)
+    zeros = _zeros(min(flat.size, _ZERO_CHUNK), x.dtype)
     for start in range(0, flat.size, _ZERO_CHUNK):
         stop = min(start + _ZERO_CHUNK, flat.size)
         np.maximum(flat[start:stop], zeros[:stop - start], out=dst[start:stop])
