@@ -137,6 +137,32 @@ def test_softmax_cross_entropy_reduced_in_the_primitive_equals_reducing_the_rows
         F.softmax_cross_entropy(z, y, "average")
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint64, np.int64])
+def test_softmax_cross_entropy_picks_each_rows_label_in_either_memory_order(order, dtype):
+    z = np.asarray(rng.standard_normal((7, 5)), order=order)
+    y = np.array([0, 4, 2, 2, 1, 3, 4], dtype)
+    expected = np.log(np.exp(z).sum(axis=1)) - z[np.arange(7), y.astype(int)]
+    np.testing.assert_allclose(F.softmax_cross_entropy(z, y), expected, rtol=1e-12)
+    g = cr.grad(lambda z: F.softmax_cross_entropy(z, y, "sum"))(z)
+    onehot = np.eye(5)[y.astype(int)]
+    np.testing.assert_allclose(g, np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - onehot, atol=1e-12)
+    p = np.array(z, order=order)
+    assert F._picked(p, y, subtract=2.0) is p
+    np.testing.assert_allclose(p - z, -2 * onehot, atol=1e-15)
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    ([0, 5, 1], ValueError, r"labels must be in \[0, 4\] for 5 classes, got \[5\] \(at 1 of 3"),
+    ([0, -1, 1], ValueError, r"got \[-1\]"),
+    ([0.0, 1.0, 2.0], TypeError, "labels must be integers, got dtype float64"),
+])
+def test_softmax_cross_entropy_refuses_labels_that_name_no_class(labels, error, message):
+    # a label outside [0, K) would otherwise pick another row's logit (or wrap around)
+    with pytest.raises(error, match=message):
+        F.softmax_cross_entropy(np.zeros((3, 5)), np.array(labels))
+
+
 def test_softmax_cross_entropy_rejects_labels_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"target of shape \(3,\) matches neither"):
         F.softmax_cross_entropy(np.zeros((2, 4)), np.zeros(3, int))

@@ -316,10 +316,30 @@ def _softmax_cross_entropy(z, target, reduce, divisor, keep=False):
     if target.ndim == z.ndim:                    # distributions: Σ_k t_k z_k
         per_row = lse - np.einsum("...k,...k->...", target, z)
     elif z.ndim == 2:
-        per_row = lse - z[np.arange(len(z)), target]
+        per_row = lse - _picked(z, target)
     else:
         per_row = lse - np.take_along_axis(z, target[..., None], axis=-1)[..., 0]
     return per_row.sum() / divisor if reduce else per_row
+
+
+def _picked(z, labels, subtract=None):
+    """``z[i, labels[i]]`` for each row ``i`` of a 2-D ``z``; or, given ``subtract``, those
+    entries lowered by it in place. A C-ordered ``z`` is indexed as one flat vector, which
+    NumPy does in one pass (2048 x 10: 5 against 13 us to subtract, 3 against 7 to read)
+    where a pair of index arrays goes through its general indexing."""
+    n, k = z.shape
+    if z.flags.c_contiguous:
+        index = np.arange(0, n * k, k)
+        index += labels.astype(np.intp, copy=False)      # labels checked to lie in [0, k)
+        flat = z.reshape(-1)                     # a view, since z is C-ordered
+        if subtract is None:
+            return flat.take(index)
+        flat[index] -= subtract
+        return z
+    if subtract is None:
+        return z[np.arange(n), labels]
+    z[np.arange(n), labels] -= subtract
+    return z
 
 
 def _target_rows(target, z):
@@ -354,7 +374,7 @@ def _ce_grad_plain(g, z, labels, divisor):
         e = _shifted_exp(z)[0]
         sums = _row_sum(e)
     p = e / sums[:, None]
-    p[np.arange(len(p)), labels] -= 1
+    _picked(p, labels, subtract=1)
     p *= g / divisor
     return p
 
@@ -392,7 +412,18 @@ def softmax_cross_entropy(logits, target, reduction="none"):
                          f"labels shape {zs[:-1]} nor the logits shape {zs}")
     if target.shape == zs:                       # distributions take the logits' dtype
         target = target.astype(np.result_type(_primal(logits)), copy=False)
+    else:
+        _check_labels(target, zs[-1])
     return _checked_softmax_cross_entropy(logits, target, reduction, math.prod(zs[:-1]))
+
+
+def _check_labels(labels, k):
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        bad = labels[(labels < 0) | (labels >= k)]
+        raise ValueError(f"softmax_cross_entropy: labels must be in [0, {k - 1}] for {k} classes, got "
+                         f"{bad[:6].tolist()} (at {bad.size} of {labels.size} positions)")
 
 
 def _checked_softmax_cross_entropy(logits, target, reduction, rows):
