@@ -100,15 +100,17 @@ def chainrule_kernels(batch, rng):
     from chainrule.nn import functional as F
     x, y = _data(batch, rng)
     Ws, bs = _weights(rng)
-    rows = np.arange(batch)
     ones = np.ones(batch, np.float32)
 
     def step():
         h1 = F._linear_relu(x, Ws[0], bs[0])
         h2 = F._linear_relu(h1, Ws[1], bs[1])
-        e = F._shifted_exp(F._linear(h2, Ws[2], bs[2]))[0]
-        g = e / F._row_sum(e)[:, None]
-        g[rows, y] -= 1
+        z = F._linear(h2, Ws[2], bs[2])
+        e, m = F._shifted_exp(z)
+        sums = F._row_sum(e)
+        loss = (np.log(sums) + m[:, 0] - F._picked(z, y)).sum() / batch   # chainrule's step returns it
+        g = e / sums[:, None]
+        F._picked(g, y, subtract=1)
         g *= 1 / batch
         grads = [g.T @ h2, ones @ g]
         g = F._product(g, Ws[2])
@@ -120,6 +122,7 @@ def chainrule_kernels(batch, rng):
         for p, gp in zip((Ws[2], bs[2], Ws[1], bs[1], Ws[0], bs[0]), grads):
             if not axpy(-LR, gp, p):
                 p -= LR * gp
+        return loss
     return step
 
 

@@ -8,6 +8,7 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule import special
 from chainrule.nn import functional as F
+from chainrule.nn import losses
 
 rng = np.random.default_rng(7)
 
@@ -150,6 +151,31 @@ def test_softmax_cross_entropy_picks_each_rows_label_in_either_memory_order(orde
     p = np.array(z, order=order)
     assert F._picked(p, y, subtract=2.0) is p
     np.testing.assert_allclose(p - z, -2 * onehot, atol=1e-15)
+
+
+@pytest.mark.parametrize("k", [1, 2, 32, 33])
+@pytest.mark.parametrize("n", [0, 1, 5, 300])
+def test_cross_entropy_with_few_or_many_classes_matches_the_textbook_formulas(n, k):
+    # the row maxima of up to 32 classes over 64 rows or more are taken over a transpose; each
+    # row's label is picked through a flat index into C- or Fortran-ordered logits
+    z64 = rng.standard_normal((n, k)) * 30
+    y = rng.integers(0, k, n)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        for order in ("C", "F"):
+            z = np.asarray(z64.astype(dtype), order=order)
+            zmax = z64.max(axis=1, keepdims=True) if n else np.zeros((0, 1))
+            lse = np.log(np.exp(z64 - zmax).sum(axis=1)) + zmax[:, 0]
+            expected = (lse - z64[np.arange(n), y]).sum()
+            softmax = np.exp(z64 - lse[:, None])
+            t = cr.tensor(z, requires_grad=True)
+            loss = losses.cross_entropy(t, y, reduction="sum")
+            loss.backward()                                # the forward pass's exponentials
+            assert loss.dtype == dtype and t.grad.dtype == dtype and t.grad.shape == (n, k)
+            np.testing.assert_allclose(float(loss), expected, rtol=tol, atol=tol)
+            expected_grad = softmax - np.eye(k)[y]
+            np.testing.assert_allclose(t.grad, expected_grad, rtol=tol, atol=tol)
+            g = cr.grad(lambda z: F.softmax_cross_entropy(z, y, "sum"))(z)    # computed afresh
+            np.testing.assert_allclose(g, expected_grad, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("labels, error, message", [

@@ -324,21 +324,27 @@ def _softmax_cross_entropy(z, target, reduce, divisor, keep=False):
 
 def _picked(z, labels, subtract=None):
     """``z[i, labels[i]]`` for each row ``i`` of a 2-D ``z``; or, given ``subtract``, those
-    entries lowered by it in place. A C-ordered ``z`` is indexed as one flat vector, which
-    NumPy does in one pass (2048 x 10: 5 against 13 us to subtract, 3 against 7 to read)
+    entries lowered by it in place. A C- or Fortran-ordered ``z`` is indexed as one flat vector,
+    which NumPy does in one pass (2048 x 10: 5 against 13 us to subtract, 3 against 7 to read)
     where a pair of index arrays goes through its general indexing."""
     n, k = z.shape
+    labels = labels.astype(np.intp, copy=False)  # checked to lie in [0, k)
     if z.flags.c_contiguous:
+        flat = z.reshape(-1)                     # a view, as of zᵀ below
         index = np.arange(0, n * k, k)
-        index += labels.astype(np.intp, copy=False)      # labels checked to lie in [0, k)
-        flat = z.reshape(-1)                     # a view, since z is C-ordered
-        if subtract is None:
-            return flat.take(index)
-        flat[index] -= subtract
-        return z
+        index += labels
+    elif z.flags.f_contiguous:
+        flat = z.T.reshape(-1)
+        index = labels * n
+        index += np.arange(n)
+    else:
+        flat, index = None, (np.arange(n), labels)
     if subtract is None:
-        return z[np.arange(n), labels]
-    z[np.arange(n), labels] -= subtract
+        return z[index] if flat is None else flat.take(index)
+    if flat is None:
+        z[index] -= subtract
+    else:
+        flat[index] -= subtract
     return z
 
 
