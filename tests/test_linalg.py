@@ -3,6 +3,7 @@ differences in both modes to second order, stacks of matrices work, float32 stay
 bad shapes are reported by name."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -337,3 +338,90 @@ def test_the_2_norms_gradient_is_exact_where_its_square_underflows(dtype, tiny):
         assert g.dtype == dtype
         np.testing.assert_allclose(g, [2 ** -0.5, 2 ** -0.5], rtol=1e-6)
     np.testing.assert_array_equal(cr.grad(cnp.linalg.norm)(np.zeros(2, dtype)), [0, 0])
+
+
+# --------------------------------------------------------------------------- p-norms, p > 1
+
+def p_norm_gradient(y, p, axis):
+    """The closed form ∂‖y‖ₚ/∂y = sign(y)·(|y|/‖y‖ₚ)^(p-1), in float64 (keepdims along axis)."""
+    y = np.asarray(y, dtype=np.float64)
+    n = np.sum(np.abs(y) ** p, axis=axis, keepdims=True) ** (1 / p)
+    return np.sign(y) * (np.abs(y) / n) ** (p - 1)
+
+
+P_ABOVE_1 = [1.5, 3, 4.5]
+P_NORM_AXES = [(-1, False), (0, True), ((0, 2), False), ((2, 0), True)]
+
+
+@pytest.mark.parametrize("p", P_ABOVE_1)
+@pytest.mark.parametrize("axis, keepdims", P_NORM_AXES)
+def test_p_norm_derivatives_match_finite_differences_in_both_modes_to_second_order(p, axis, keepdims):
+    x = tall((2, 3, 4), seed=2)
+    f = lambda x: la.vector_norm(x, axis=axis, keepdims=keepdims, ord=p)
+    np.testing.assert_allclose(f(x), np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=p),
+                               rtol=1e-12)
+    assert cr.gradcheck(f, x, modes=("fwd", "rev"), order=2)
+
+
+@pytest.mark.parametrize("p", P_ABOVE_1)
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+@pytest.mark.parametrize("axis, keepdims", P_NORM_AXES[::2])
+def test_p_norm_derivatives_match_finite_differences_where_powers_of_the_entries_under_or_overflow(
+        p, scale, axis, keepdims):
+    # ‖s·y‖ₚ / s = ‖y‖ₚ: its derivatives in y are those of the norm at s·y (gradient) and s times
+    # them (second derivative), all of order 1; |s·y|ᵖ itself is 0 or inf in float64
+    x = tall((2, 3, 4), seed=2)
+    f = lambda y: la.vector_norm(scale * y, axis=axis, keepdims=keepdims, ord=p) / scale
+    np.testing.assert_allclose(f(x), np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=p),
+                               rtol=1e-12)
+    assert cr.gradcheck(f, x, modes=("fwd", "rev"), order=2)
+
+
+@pytest.mark.parametrize("p", P_ABOVE_1)
+def test_p_norms_gradient_and_second_derivatives_at_zero_are_zero_for_p_above_1(p):
+    f = lambda x: la.norm(x, ord=p)
+    zero = np.zeros(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)        # no 0/0 on the way
+        assert f(zero) == 0
+        np.testing.assert_array_equal(cr.grad(f)(zero), zero)
+        np.testing.assert_array_equal(cr.jacobian(f, mode="fwd")(zero), zero)
+        np.testing.assert_array_equal(cr.hessian(f)(zero), np.zeros((3, 3)))           # fwd over rev
+        np.testing.assert_array_equal(cr.jacobian(cr.grad(f), mode="rev")(zero), np.zeros((3, 3)))
+        np.testing.assert_array_equal(
+            cr.jacobian(cr.jacobian(f, mode="fwd"), mode="fwd")(zero), np.zeros((3, 3)))
+        np.testing.assert_array_equal(cr.hvp(f, (zero,), (np.array([1.0, -2.0, 0.5]),)), zero)
+
+
+@pytest.mark.parametrize("p", P_ABOVE_1)
+def test_a_zero_row_of_a_stack_gets_a_zero_gradient_and_the_others_the_closed_form(p):
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+    f = lambda x: cnp.sum(la.norm(x, ord=p, axis=1))
+    expected = np.concatenate([np.zeros((1, 3)), p_norm_gradient(x[1:], p, axis=1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        np.testing.assert_allclose(cr.grad(f)(x), expected, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(cr.jacobian(f, mode="fwd")(x), expected, rtol=1e-12, atol=0)
+        h = cr.hessian(f)(x)
+    assert np.all(np.isfinite(h))
+    np.testing.assert_array_equal(h[0], 0)
+    np.testing.assert_array_equal(h[:, :, 0], 0)
+
+
+@pytest.mark.parametrize("p", P_ABOVE_1)
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-300), (np.float64, 1e300),
+                                          (np.float32, 1e-30), (np.float32, 1e30)])
+def test_p_norms_value_and_gradient_are_exact_where_powers_of_the_entries_under_or_overflow(
+        p, dtype, scale):
+    # |x|ᵖ of these entries is 0 or inf in their dtype; the norm and its gradient are not
+    y = np.array([1.0, -2.0, 0.5, 0.0])
+    x = (scale * y).astype(dtype)
+    f = lambda x: la.norm(x, ord=p)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    value = f(x)
+    assert value.dtype == dtype
+    np.testing.assert_allclose(value / scale, np.linalg.norm(y, ord=p), rtol=rtol)
+    for mode in ("rev", "fwd"):
+        g = cr.jacobian(f, mode=mode)(x)
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, p_norm_gradient(y, p, axis=0), rtol=rtol, atol=0)

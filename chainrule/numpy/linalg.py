@@ -20,8 +20,14 @@ Where a derivative exists only on part of the domain, the rule says so:
   ``svd(..., compute_uv=False)``) have first derivatives that stay finite there.
 * ``pinv`` is differentiated where the rank is locally constant (e.g. full rank).
 * ``det`` and ``slogdet`` need an invertible matrix for their derivatives.
-* the 2-norm (and the Frobenius norm) of zero has gradient 0 (a subgradient), not ``nan``;
-  max/min norms (``ord=inf``, ``-inf``, and the matrix 1- and inf-norms) pass the gradient
+* the 2-norm (and the Frobenius norm) of zero has gradient 0 (a subgradient), not ``nan``.
+  So has the vector p-norm for any other ``p > 1``, whose second derivatives there are 0
+  too; its value and derivatives are computed from ``x / max|x|``, so ``|x|ᵖ`` cannot
+  underflow or overflow (float64 entries of 1e-200 or 1e200).  For ``1 < p < 2`` the second
+  derivative in a zero entry of a non-zero vector is infinite and comes out as ``nan``.  For
+  ``p < 1`` (``0 < p < 1`` or negative) the derivative in a zero entry is infinite or
+  undefined and comes out as ``nan``; at 0 the whole gradient is ``nan``;
+* max/min norms (``ord=inf``, ``-inf``, and the matrix 1- and inf-norms) pass the gradient
   to the first maximal (minimal) entry.
 
 Functions returning several arrays (``eigh``, ``svd``, ``slogdet``) return plain tuples, so
@@ -37,7 +43,7 @@ from ._indexing import getitem
 from ._products import matmul
 from ._reductions import sum
 from ._shape import _axes, reshape, swapaxes, transpose
-from ._ufuncs import absolute, sqrt, where
+from ._ufuncs import absolute, sign, sqrt, where
 
 __all__ = ["inv", "pinv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "svd",
            "svdvals", "norm", "vector_norm", "matrix_norm", "cond", "matrix_power", "matmul",
@@ -533,6 +539,54 @@ defvjp(_l2_p, _l2_vjp)
 defjvp(_l2_p, _l2_jvp)
 
 
+def _lp(x, p, axis, keepdims):
+    # s·(Σ|x/s|ᵖ)^(1/p), s the largest |entry|: each |x/s|ᵖ ≤ 1 and their sum ≥ 1 (or 0), so
+    # neither overflows nor underflows to 0 where |x|ᵖ would (float64 entries of 1e-200)
+    a = np.abs(x)
+    s = np.max(a, axis=axis, keepdims=True, initial=0)
+    s = np.where((s > 0) & np.isfinite(s), s, 1)
+    u = a / s
+    np.power(u, p, out=u)
+    out = s * np.sum(u, axis=axis, keepdims=True) ** (1 / p)
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _lp_gradient(x, ans, p, axis, keepdims):
+    """``∂‖x‖ₚ/∂x = sign(x)·(|x|/‖x‖ₚ)^(p-1)``, 0 where ``‖x‖ₚ = 0``, as a differentiable function
+    of ``x``.  Where the norm is 0 or overflowed, x is first divided by its largest entry."""
+    a = _primal(ans)
+    if np.all((a > 0) & np.isfinite(a)):
+        w = x / _kept(ans, x, axis, keepdims, 0)
+    else:
+        s = np.max(np.abs(_primal(x)), axis=axis, keepdims=True, initial=0)
+        zero = s == 0
+        # a zero slice is replaced by ones, a constant, so that no 0·∞ from |w|^(p-2) reaches
+        # the derivatives of the 0 picked for it below
+        u = where(zero, 1.0, x / np.where(zero, 1, s))
+        w = u / _lp_p(u, p, axis, True)
+        if np.any(zero):
+            return where(zero, 0.0, sign(w) * absolute(w) ** (p - 1))
+    return sign(w) * absolute(w) ** (p - 1)
+
+
+def _lp_vjp(g, ans, x, p, axis, keepdims):
+    # ∂‖x‖ₚ/∂x = sign(x)·(|x|/‖x‖ₚ)^(p-1)
+    nb = _ndim(g) - _ndim(ans)
+    return _kept(g, x, axis, keepdims, nb) * _lp_gradient(x, ans, p, axis, keepdims)
+
+
+def _lp_jvp(t, ans, x, p, axis, keepdims):
+    # d‖x‖ₚ = ⟨sign(x)·(|x|/‖x‖ₚ)^(p-1), ẋ⟩
+    nb = _ndim(t) - _ndim(x)
+    return sum(t * _lp_gradient(x, ans, p, axis, keepdims), axis=tuple(a + nb for a in axis),
+               keepdims=keepdims)
+
+
+_lp_p = primitive(_lp, name="norm")
+defvjp(_lp_p, _lp_vjp)
+defjvp(_lp_p, _lp_jvp)
+
+
 def _extreme(y, axis, largest):
     """max (or min) of ``y`` along one axis; the derivative goes to the first extreme entry."""
     yp = np.asarray(_primal(y))
@@ -560,6 +614,8 @@ def _vector_norm(x, ord, axis, keepdims):
     if ord == 0:       # the number of non-zero entries: piecewise constant
         out = np.sum(np.asarray(_primal(x)) != 0, axis=axis, keepdims=keepdims).astype(_float(x))
         return out
+    if 1 < ord < np.inf:
+        return _lp_p(x, float(ord), axis, keepdims)
     a = absolute(x)
     if ord == 1:
         out = sum(a, axis=axis)
@@ -604,8 +660,13 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
     Vectors: ``ord`` in None/2 (Euclidean), 1, ``inf``, ``-inf``, 0 (a count, not
     differentiable) or any other number ``p`` (``(Σ|x|ᵖ)^(1/p)``).  Matrices (a 2-d input, or a
-    2-tuple ``axis``): ``'fro'``, ``'nuc'``, 2, -2, 1, -1, ``inf``, ``-inf``.  The gradient of
-    the Euclidean and Frobenius norms at 0 is taken as 0; see the module docstring for ties.
+    2-tuple ``axis``): ``'fro'``, ``'nuc'``, 2, -2, 1, -1, ``inf``, ``-inf``.
+
+    The gradient of a vector p-norm with ``p > 1`` (the Euclidean norm included) and of the
+    Frobenius norm is ``sign(x)·(|x|/‖x‖ₚ)^(p-1)``, taken as 0 at ``x = 0``; it stays exact for
+    entries so small or large that ``|x|ᵖ`` under- or overflows.  For ``p < 1`` the gradient
+    is ``nan`` in zero entries, where the true derivative is infinite or undefined.  See the
+    module docstring for second derivatives and ties.
     """
     nd = _ndim(x)
     if axis is None:
