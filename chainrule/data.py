@@ -36,6 +36,11 @@ __all__ = ["DataLoader", "load_digits", "load_mnist", "load_fashion_mnist", "dat
 
 # --------------------------------------------------------------------------- DataLoader
 
+def _described(value):
+    """``None`` or the type's name (``list``): how an error names what it was given."""
+    return "None" if value is None else type(value).__name__
+
+
 class DataLoader:
     """Mini-batches over NumPy arrays that share their first dimension.
 
@@ -106,12 +111,32 @@ class DataLoader:
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state):
+        """Restore the generator state that :meth:`state_dict` returned (from a loader with the same
+        kind of bit generator), so that the next passes draw the orders that loader would have."""
+        expected = "the dict that DataLoader.state_dict() returns, {'rng': <its bit generator's state>}"
+        if not isinstance(state, dict):
+            raise TypeError(f"DataLoader.load_state_dict: expected {expected}, got {_described(state)}")
+        rng = state.get("rng")
+        if not isinstance(rng, dict):
+            if "rng" in state:
+                got = f"{_described(rng)} under 'rng'"
+            else:
+                got = f"a dict with the keys {list(state)}"
+                if "bit_generator" in state:
+                    got += "; it looks like a bit generator's state itself: pass {'rng': state}"
+            raise ValueError(f"DataLoader.load_state_dict: expected {expected}, got {got}")
         bitgen = self.rng.bit_generator
-        name = state["rng"].get("bit_generator")
+        name = rng.get("bit_generator")
         if name != type(bitgen).__name__:
             raise ValueError(f"DataLoader.load_state_dict: the state is for bit generator {name!r}, "
                              f"this loader uses {type(bitgen).__name__!r}")
-        bitgen.state = state["rng"]
+        before = bitgen.state
+        try:
+            bitgen.state = rng
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            bitgen.state = before                 # MT19937 may have taken the key before failing
+            raise ValueError(f"DataLoader.load_state_dict: state['rng'] is not a complete {name} state "
+                             f"({type(e).__name__}: {e}); pass what state_dict() returned") from None
 
     def __repr__(self):
         shapes = ", ".join(str(a.shape) for a in self.arrays)

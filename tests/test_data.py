@@ -75,6 +75,41 @@ def test_state_dict_makes_a_new_loader_continue_with_the_same_orders():
         np.testing.assert_array_equal(e, g)
 
 
+_STATE = DataLoader(np.arange(4), batch_size=2, shuffle=True, seed=0).state_dict()
+
+
+@pytest.mark.parametrize("state, error, got", [
+    (None, TypeError, "got None"),
+    ([_STATE], TypeError, "got list"),
+    ({}, ValueError, r"got a dict with the keys \[\]"),
+    ({"generator": _STATE["rng"]}, ValueError, r"got a dict with the keys \['generator'\]"),
+    ({"rng": None}, ValueError, "got None under 'rng'"),
+    (_STATE["rng"], ValueError, r"got a dict with the keys \['bit_generator', .*it looks like a bit "
+                                r"generator's state itself: pass \{'rng': state\}"),
+])
+def test_load_state_dict_of_a_state_of_another_form_says_what_it_expected_and_got(state, error, got):
+    loader = DataLoader(np.arange(40), batch_size=8, shuffle=True, seed=3)
+    before = loader.state_dict()
+    expected = (r"expected the dict that DataLoader\.state_dict\(\) returns, "
+                r"\{'rng': <its bit generator's state>\}")
+    with pytest.raises(error, match=r"^DataLoader\.load_state_dict: " + expected + ", " + got):
+        loader.load_state_dict(state)
+    assert loader.state_dict() == before
+
+
+@pytest.mark.parametrize("bit_generator, missing", [(np.random.PCG64, "inc"), (np.random.MT19937, "pos")])
+def test_an_incomplete_generator_state_is_refused_by_name_and_changes_nothing(bit_generator, missing):
+    loader = DataLoader(np.arange(40), batch_size=8, shuffle=True, seed=np.random.Generator(bit_generator(3)))
+    before = loader.state_dict()
+    other = np.random.Generator(bit_generator(4)).bit_generator.state
+    del other["state"][missing]                        # MT19937 reads its key before it misses pos
+    with pytest.raises(ValueError, match=rf"^DataLoader\.load_state_dict: state\['rng'\] is not a complete "
+                                         rf"{bit_generator.__name__} state \(KeyError: '{missing}'\)"):
+        loader.load_state_dict({"rng": other})
+    after = loader.state_dict()["rng"]["state"]
+    assert all(np.array_equal(after[k], v) for k, v in before["rng"]["state"].items())
+
+
 @pytest.mark.parametrize("kwargs, arrays, match", [
     ({"batch_size": 0}, (np.zeros(3),), "batch_size must be a positive integer"),
     ({"batch_size": 2.5}, (np.zeros(3),), "batch_size"),

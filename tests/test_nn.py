@@ -10,7 +10,7 @@ from conftest import numerical_jacobian
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule import nn
+from chainrule import nn, optim
 from chainrule._core import version_of
 from chainrule.nn import activations as A
 from chainrule.nn import init
@@ -806,3 +806,179 @@ def test_functional_call_replaces_a_tied_parameter_wherever_it_is_used():
     assert model.a.weight is model.b.weight and np.array_equal(model.a.weight.numpy(), W0)
     with pytest.raises(ValueError, match="name the same \\(tied\\) parameter"):
         nn.functional_call(model, {"a.weight": np.zeros((2, 2)), "b.weight": np.ones((2, 2))}, x)
+
+
+# --------------------------------------------------------------------------- ParameterList and ParameterDict
+
+class _Scaled(nn.Module):
+    """A linear layer followed by a learned elementwise scale per stage and a learned shift."""
+
+    def __init__(self, stages=2):
+        super().__init__()
+        self.lin = nn.Linear(2, 2, rng=0)
+        self.scales = nn.ParameterList([nn.Parameter(np.full(2, 1.0 + k)) for k in range(stages)])
+        self.shifts = nn.ParameterDict({"out": nn.Parameter(np.array([0.5, -0.5]))})
+
+    def forward(self, x):
+        y = self.lin(x)
+        for s in self.scales:
+            y = y * s
+        return y + self.shifts["out"]
+
+
+def test_parameters_in_a_parameter_list_are_registered_and_trained_by_an_optimizer_step():
+    model = _Scaled()
+    assert [n for n, _ in model.named_parameters()] == ["lin.weight", "lin.bias", "scales.0", "scales.1",
+                                                        "shifts.out"]
+    assert list(model.state_dict()) == [n for n, _ in model.named_parameters()]
+    assert any(p is model.scales[1] for p in model.parameters())
+    before = {n: p.numpy().copy() for n, p in model.named_parameters()}
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = np.array([[1.0, 2.0], [-1.0, 0.5]])
+    cnp.sum(model(x) ** 2).backward()
+    grads = {n: p.grad.copy() for n, p in model.named_parameters()}
+    opt.step()
+    for n, p in model.named_parameters():
+        assert np.abs(grads[n]).max() > 0
+        np.testing.assert_allclose(p.numpy(), before[n] - 0.1 * grads[n], rtol=1e-12)
+
+
+def test_parameter_containers_round_trip_through_state_dict_checkpoint_copy_pickle_and_to(tmp_path):
+    import copy
+    import pickle
+
+    from chainrule import checkpoint
+
+    model, x = _Scaled(), np.array([[1.0, 2.0]])
+    with cr.no_grad():
+        model.scales[0].add_(0.25)
+        model.shifts["out"].mul_(3.0)
+    expected = model(x).numpy()
+    twin = _Scaled()
+    assert not np.allclose(twin(x).numpy(), expected)
+    twin.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(twin(x).numpy(), expected)
+
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    cnp.sum(model(x)).backward()
+    opt.step()
+    checkpoint.save(tmp_path / "scaled.safetensors", model, opt)
+    loaded = _Scaled()
+    loaded_opt = optim.Adam(loaded.parameters(), lr=0.01)
+    checkpoint.load(tmp_path / "scaled.safetensors", loaded, loaded_opt)
+    for (n, p), (m, q) in zip(model.named_parameters(), loaded.named_parameters(), strict=True):
+        assert n == m and np.array_equal(p.numpy(), q.numpy())
+
+    for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert other.scales[0] is not model.scales[0] and other.shifts["out"] is not model.shifts["out"]
+        assert [n for n, _ in other.named_parameters()] == [n for n, _ in model.named_parameters()]
+        np.testing.assert_array_equal(other(x).numpy(), model(x).numpy())
+    model.to(np.float32)
+    assert model.scales[1].dtype == np.float32 and model.shifts["out"].dtype == np.float32
+    out = functional_call(model, {"scales.1": np.zeros(2, np.float32)}, x)
+    np.testing.assert_array_equal(out.numpy(), model.shifts["out"].numpy()[None, :])
+
+
+def _identical(got, expected):
+    """The same objects in the same order (``==`` on Tensors would compare their values)."""
+    got = list(got)
+    return len(got) == len(expected) and all(g is e for g, e in zip(got, expected))
+
+
+def test_parameter_list_indexes_slices_sets_and_deletes_like_a_list_keeping_positions():
+    a, b, c, d = (nn.Parameter(np.full(1, float(k))) for k in range(4))
+    pl = nn.ParameterList([a, b, c])
+    assert len(pl) == 3 and _identical(pl, [a, b, c]) and pl[-1] is c and pl[np.int64(1)] is b
+    assert isinstance(pl[1:], nn.ParameterList) and _identical(pl[1:], [b, c])
+    assert _identical(pl[::-2], [c, a])
+    assert b in pl and nn.Parameter(np.full(1, 1.0)) not in pl          # membership is identity
+    pl[1] = d                                                            # keeps position 1
+    assert _identical(pl, [a, d, c]) and [n for n, _ in pl.named_parameters()] == ["0", "1", "2"]
+    assert pl.state_dict()["1"][0] == 3.0
+    pl.insert(0, b)
+    assert _identical(pl, [b, a, d, c]) and dict(pl.named_parameters())["3"] is c
+    del pl[-1]
+    del pl[:2]
+    assert _identical(pl, [d]) and [n for n, _ in pl.named_parameters()] == ["0"]
+    assert pl.append(a).extend([c]) is pl and _identical(pl, [d, a, c])
+    with pytest.raises(IndexError, match="ParameterList: index 3 is out of range for 3 parameters"):
+        pl[3]
+    with pytest.raises(IndexError, match="index -4 is out of range"):
+        pl[-4] = a
+    with pytest.raises(TypeError, match="ParameterList indices must be integers or slices, not str"):
+        pl["0"]
+    with pytest.raises(TypeError, match="ParameterList: assigning to a slice is not supported"):
+        pl[:1] = [a]
+
+
+def test_parameter_dict_registers_its_parameters_under_their_keys():
+    w, s = nn.Parameter(np.ones((2, 3))), nn.Parameter(np.zeros(3))
+    pd = nn.ParameterDict({"weight": w})
+    pd["scale"] = s
+    pd.update([("shift", np.ones(3))])
+    assert list(pd) == pd.keys() == ["weight", "scale", "shift"] and len(pd) == 3 and "scale" in pd
+    assert _identical(pd.values()[:2], [w, s]) and [k for k, _ in pd.items()] == pd.keys()
+    assert [n for n, _ in pd.named_parameters()] == ["weight", "scale", "shift"]
+    pd["weight"] = nn.Parameter(np.zeros((2, 3)))                         # keeps its place
+    assert pd.keys()[0] == "weight" and pd["weight"] is not w
+    assert pd.pop("scale") is s and "scale" not in pd and "scale" not in pd.state_dict()
+    del pd["shift"]
+    assert list(pd.state_dict()) == ["weight"]
+    with pytest.raises(KeyError, match=r"no parameter 'bias'; it holds \['weight'\]"):
+        pd["bias"]
+    for key in ("keys", "training", "_parameters"):          # would hide a method or the registry
+        with pytest.raises(KeyError, match=f"key '{key}' would shadow an attribute of ParameterDict"):
+            pd[key] = np.ones(1)
+    with pytest.raises(KeyError, match="key 'pop' would shadow an attribute of ModuleDict"):
+        nn.ModuleDict({"pop": nn.ReLU()})
+    assert pd.keys() == ["weight"]
+
+
+def test_parameter_containers_wrap_float_arrays_and_tensors_and_refuse_other_values_by_name():
+    data = np.array([1.0, 2.0], np.float32)
+    pl = nn.ParameterList([data, cr.tensor(np.ones(3))])
+    assert all(type(p) is nn.Parameter and p.requires_grad for p in pl)
+    assert pl[0].dtype == np.float32 and not np.shares_memory(pl[0].numpy(), data)
+    assert type(nn.ParameterDict({"w": np.zeros(2)})["w"]) is nn.Parameter
+    with pytest.raises(TypeError, match=r"ParameterList\.append: expected a Parameter \(or a floating-point "
+                                        r"ndarray or Tensor to wrap in one\), got float"):
+        pl.append(1.0)
+    with pytest.raises(TypeError, match=r"ParameterList\.extend: .*got list"):
+        pl.extend([np.ones(1), [1.0, 2.0]])
+    assert len(pl) == 2                                   # a refused extend adds nothing
+    with pytest.raises(TypeError, match="ParameterList.extend: expected an iterable of Parameters, "
+                                        "got a single ndarray; use append"):
+        pl.extend(np.ones(3))
+    with pytest.raises(TypeError, match=r"ParameterList\.__setitem__: cannot wrap ndarray values of dtype "
+                                        r"int32 in a Parameter \(only floating-point values have "
+                                        r"gradients\)"):
+        pl[0] = np.arange(2, dtype=np.int32)
+    with pytest.raises(TypeError, match=r"ParameterList\.insert: .*got Linear"):
+        pl.insert(0, nn.Linear(1, 1))
+    with pytest.raises(TypeError, match="ParameterDict: the value for 'mask': cannot wrap Tensor values "
+                                        "of dtype bool"):
+        nn.ParameterDict({"mask": cr.tensor(np.array([True, False]))})
+    with pytest.raises(TypeError, match="ParameterDict: the value for 'w': expected a Parameter "
+                                        ".*got NoneType"):
+        nn.ParameterDict()["w"] = None
+    assert [p.dtype for p in pl] == [np.float32, np.float64]
+
+
+def test_a_plain_list_of_parameters_as_an_attribute_is_refused_pointing_to_parameter_list():
+    class Net(nn.Module):
+        def __init__(self, container):
+            super().__init__()
+            self.scales = container
+
+    p = nn.Parameter(np.ones(2))
+    with pytest.raises(TypeError, match=r"Net: 'scales' is a plain list of Parameters, which would not be "
+                                        r"registered .*use nn\.ParameterList\(\.\.\.\) instead"):
+        Net([p])
+    with pytest.raises(TypeError, match=r"plain tuple of Parameters.*nn\.ParameterList"):
+        Net((p, p))
+    with pytest.raises(TypeError, match=r"plain dict of Parameters.*nn\.ParameterDict"):
+        Net({"a": p})
+    with pytest.raises(TypeError, match=r"plain list of Modules.*nn\.ModuleList"):
+        Net([p, nn.Linear(2, 2)])                         # Modules are named first, as before
+    assert Net([np.ones(2), cr.tensor(np.ones(2))]).scales[0].shape == (2,)   # arrays stay plain attributes
+    assert list(Net(nn.ParameterList([p])).parameters()) == [p]

@@ -1,9 +1,9 @@
 """Neural networks: the lecture's neurons, layers, activations, initialisers and losses.
 
 ``Module`` and ``Parameter`` hold the learnable arrays (``Sequential``, ``ModuleList`` and
-``ModuleDict`` hold sub-modules); layers (``Linear``, ``Neuron``,
-``Maxout``, ``MLP``, ``Dropout``, ...) are Modules; ``chainrule.nn.activations``,
-``chainrule.nn.init`` and ``chainrule.nn.losses`` hold the functions.
+``ModuleDict`` hold sub-modules, ``ParameterList`` and ``ParameterDict`` hold Parameters);
+layers (``Linear``, ``Neuron``, ``Maxout``, ``MLP``, ``Dropout``, ...) are Modules;
+``chainrule.nn.activations``, ``chainrule.nn.init`` and ``chainrule.nn.losses`` hold the functions.
 """
 
 from __future__ import annotations
@@ -21,10 +21,19 @@ from .losses import (
     NLLLoss,
     SquaredHingeLoss,
 )
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential, functional_call
+from .module import (
+    Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+    functional_call,
+)
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional_call", "Linear",
-           "Neuron", "Maxout", "MLP", "Dropout", "Identity", "Sigmoid", "Logistic", "Tanh", "ReLU",
-           "LeakyReLU", "Softplus", "get_activation", "MSELoss", "LogLoss", "CrossEntropyLoss", "NLLLoss",
-           "KLDivLoss", "HingeLoss", "SquaredHingeLoss", "MultiClassHingeLoss", "activations", "init",
-           "losses"]
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+           "functional_call", "Linear", "Neuron", "Maxout", "MLP", "Dropout", "Identity", "Sigmoid",
+           "Logistic", "Tanh", "ReLU", "LeakyReLU", "Softplus", "get_activation", "MSELoss", "LogLoss",
+           "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "HingeLoss", "SquaredHingeLoss", "MultiClassHingeLoss",
+           "activations", "init", "losses"]

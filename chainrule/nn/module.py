@@ -14,7 +14,8 @@ import numpy as np
 
 from .._core import Tensor, _edits, _primal, bump_version, no_grad
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "functional_call"]
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+           "functional_call"]
 
 
 class Parameter(Tensor):
@@ -40,18 +41,24 @@ class Parameter(Tensor):
         return (Parameter, (np.asarray(self._value), self.requires_grad))
 
 
-def _refuse_containers_of_modules(owner, name, value):
-    """A plain list, tuple or dict of Modules would hide their parameters: point to the containers."""
+def _refuse_plain_containers(owner, name, value):
+    """A plain list, tuple or dict of Modules or Parameters would hide them from ``parameters()``,
+    ``state_dict()`` and the optimizers: point to the containers that register them."""
     if isinstance(value, (list, tuple)):
-        container, items = "ModuleList", value
+        items, suffix = value, "List"
     elif isinstance(value, dict):
-        container, items = "ModuleDict", value.values()
+        items, suffix = value.values(), "Dict"
     else:
         return
-    if any(isinstance(v, Module) for v in items):
-        raise TypeError(f"{type(owner).__name__}: {name!r} is a plain {type(value).__name__} of Modules, "
-                        f"which would not be registered (no parameters(), state_dict(), train()/eval()); "
-                        f"use nn.{container}(...) instead")
+    kinds = {type(v) for v in items}                   # one pass, then one check per distinct type
+    if any(issubclass(t, Module) for t in kinds):
+        what, unseen = "Module", "parameters(), state_dict(), train()/eval()"
+    elif any(issubclass(t, Parameter) for t in kinds):
+        what, unseen = "Parameter", "parameters(), state_dict(), optimizer steps or checkpoints"
+    else:
+        return
+    raise TypeError(f"{type(owner).__name__}: {name!r} is a plain {type(value).__name__} of {what}s, "
+                    f"which would not be registered (no {unseen}); use nn.{what}{suffix}(...) instead")
 
 
 class Module:
@@ -95,7 +102,7 @@ class Module:
         elif name in registry or name in self._modules:
             self._replace_registered(name, value)
         else:
-            _refuse_containers_of_modules(self, name, value)
+            _refuse_plain_containers(self, name, value)
             self._forget(name)
             object.__setattr__(self, name, value)
 
@@ -455,26 +462,31 @@ class ModuleList(Module):
         self._renumber(members)
 
 
+def _checked_key(container, key):
+    """``key`` if it can name a member of the dict-like ``container`` (it becomes an attribute name)."""
+    kind = type(container).__name__
+    if not isinstance(key, str) or not key.isidentifier() and not key.isdigit():
+        raise KeyError(f"{kind}: keys must be strings usable as names, got {key!r}")
+    # a method (keys, pop, ...) or an attribute of the instance (training, _parameters) would be hidden
+    if hasattr(type(container), key) or key in container.__dict__ and key not in container._order:
+        raise KeyError(f"{kind}: key {key!r} would shadow an attribute of {kind}; choose another")
+    return key
+
+
 class ModuleDict(Module):
     """A dict of Modules whose parameters are registered, in insertion order.
 
     ``heads = ModuleDict({"digits": Linear(64, 10)})``; ``heads["digits"]``, ``"digits" in heads``,
     ``keys()``, ``values()``, ``items()``, ``update()``, ``pop()``; parameters read
     ``"heads.digits.weight"``.  Keys are strings that are valid as attribute names and do not
-    shadow a Module attribute.  It has no ``forward``.
+    shadow an attribute or method of the dict (``training``, ``keys``, ``forward``, ...).  It has
+    no ``forward``.
     """
 
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.update(modules)
-
-    def _key(self, key):
-        if not isinstance(key, str) or not key.isidentifier() and not key.isdigit():
-            raise KeyError(f"ModuleDict: keys must be strings usable as names, got {key!r}")
-        if key in ("training",) or hasattr(Module, key):
-            raise KeyError(f"ModuleDict: key {key!r} would shadow a Module attribute; choose another")
-        return key
 
     def __getitem__(self, key):
         try:
@@ -485,7 +497,7 @@ class ModuleDict(Module):
     def __setitem__(self, key, module):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: the value for {key!r} is a {type(module).__name__}, not a Module")
-        setattr(self, self._key(key), module)
+        setattr(self, _checked_key(self, key), module)
 
     def __delitem__(self, key):
         self[key]                                  # the KeyError names what there is
@@ -518,6 +530,173 @@ class ModuleDict(Module):
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, module in pairs:
             self[key] = module
+
+
+def _as_parameter(value, where):
+    """``value`` as a Parameter: a Parameter as it is, a floating-point array or Tensor wrapped in a
+    new one (a copy, as ``Parameter(value)`` makes), anything else refused naming ``where``."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, (np.ndarray, Tensor)):
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"{where}: cannot wrap {type(value).__name__} values of dtype {value.dtype} in "
+                            f"a Parameter (only floating-point values have gradients); cast them first, "
+                            f"e.g. value.astype(np.float32)")
+        return Parameter(value)
+    raise TypeError(f"{where}: expected a Parameter (or a floating-point ndarray or Tensor to wrap "
+                    f"in one), got {type(value).__name__}")
+
+
+def _parameters_repr(container):
+    """One line per parameter: ``(name): Parameter of shape (3, 4), float64``."""
+    lines = [f"  ({k}): Parameter of shape {tuple(p.shape)}, {p.dtype}"
+             for k, p in container._parameters.items() if p is not None]
+    if not lines:
+        return f"{type(container).__name__}()"
+    return "\n".join([f"{type(container).__name__}("] + lines + [")"])
+
+
+class ParameterList(Module):
+    """A list of Parameters that are registered: ``self.scales = ParameterList([...])``.
+
+    Indexable (``scales[0]``, ``scales[-1]``, ``scales[1:]`` gives a ParameterList of the same
+    Parameters), iterable, and grown with ``append``/``extend``/``insert``; the members are
+    named ``"0"``, ``"1"``, ... in order, so they read ``"scales.0"`` in ``named_parameters()``
+    and ``state_dict()``.  A floating-point ndarray or Tensor given in place of a Parameter is
+    wrapped in a new Parameter (a copy).  ``p in scales`` asks for that very Parameter.
+    """
+
+    def __init__(self, values=()):
+        super().__init__()
+        self.extend(values)
+
+    def _renumber(self, members):
+        _edits[0] += 1                 # the members change even where no setattr follows (none left)
+        for name in list(self._parameters):
+            self._forget(name)
+        for k, p in enumerate(members):
+            setattr(self, str(k), p)
+
+    def _position(self, idx):
+        n = len(self._parameters)
+        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
+            raise TypeError(f"ParameterList indices must be integers or slices, not {type(idx).__name__}")
+        if not -n <= idx < n:
+            raise IndexError(f"ParameterList: index {idx} is out of range for {n} parameters")
+        return int(idx) % n
+
+    def append(self, value):
+        setattr(self, str(len(self._parameters)), _as_parameter(value, "ParameterList.append"))
+        return self
+
+    def extend(self, values):
+        if isinstance(values, (np.ndarray, Tensor)):
+            raise TypeError("ParameterList.extend: expected an iterable of Parameters, got a single "
+                            f"{type(values).__name__}; use append")
+        members = [_as_parameter(v, "ParameterList.extend") for v in values]     # all or none
+        for p in members:
+            self.append(p)
+        return self
+
+    def insert(self, index, value):
+        members = list(self._parameters.values())
+        members.insert(index, _as_parameter(value, "ParameterList.insert"))
+        self._renumber(members)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(list(self._parameters.values()))
+
+    def __contains__(self, value):
+        # by identity: == on Tensors compares elementwise
+        return any(p is value for p in self._parameters.values())
+
+    def __getitem__(self, idx):
+        members = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(members[idx])
+        return members[self._position(idx)]
+
+    def __setitem__(self, idx, value):
+        if isinstance(idx, slice):
+            raise TypeError("ParameterList: assigning to a slice is not supported; assign one index at "
+                            "a time, or build a new ParameterList")
+        setattr(self, str(self._position(idx)), _as_parameter(value, "ParameterList.__setitem__"))
+
+    def __delitem__(self, idx):
+        members = list(self._parameters.values())
+        if isinstance(idx, slice):
+            del members[idx]
+        else:
+            del members[self._position(idx)]
+        self._renumber(members)
+
+    def __repr__(self):
+        return _parameters_repr(self)
+
+
+class ParameterDict(Module):
+    """A dict of Parameters that are registered, in insertion order.
+
+    ``scales = ParameterDict({"digits": Parameter(np.ones(10))})``; ``scales["digits"]``,
+    ``"digits" in scales``, ``keys()``, ``values()``, ``items()``, ``update()``, ``pop()``; they
+    read ``"scales.digits"`` in ``named_parameters()`` and ``state_dict()``.  Keys follow the
+    rules of ModuleDict; a floating-point ndarray or Tensor given as a value is wrapped in a new
+    Parameter (a copy).
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.update(values)
+
+    def __getitem__(self, key):
+        try:
+            return self._parameters[key]
+        except KeyError:
+            raise KeyError(f"ParameterDict: no parameter {key!r}; "
+                           f"it holds {list(self._parameters)}") from None
+
+    def __setitem__(self, key, value):
+        value = _as_parameter(value, f"ParameterDict: the value for {key!r}")
+        setattr(self, _checked_key(self, key), value)
+
+    def __delitem__(self, key):
+        self[key]                                  # the KeyError names what there is
+        delattr(self, key)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(list(self._parameters))
+
+    def keys(self):
+        return list(self._parameters)
+
+    def values(self):
+        return list(self._parameters.values())
+
+    def items(self):
+        return list(self._parameters.items())
+
+    def pop(self, key):
+        value = self[key]
+        delattr(self, key)
+        return value
+
+    def update(self, values):
+        pairs = values.items() if hasattr(values, "items") else values
+        for key, value in pairs:
+            self[key] = value
+
+    def __repr__(self):
+        return _parameters_repr(self)
 
 
 def functional_call(module, params, *args, **kwargs):
