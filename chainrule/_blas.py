@@ -91,5 +91,13 @@ def axpy(alpha, x, y):
     f = _funcs.get(x.dtype)
     if f is None or x.size > _max_n:
         return False
-    f(x.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)
+    f(x.size, float(alpha), _address(x), 1, _address(y), 1)
     return True
+
+
+def _address(a):
+    """The address of a contiguous array's first entry. ``a.ctypes.data`` builds a helper object
+    each time (0.7 us, twice per update); a writable array's buffer gives it for a third."""
+    if a.flags.writeable:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    return a.ctypes.data

@@ -131,6 +131,9 @@ class _GradMode(threading.local):
     enabled = True                # per thread, as in PyTorch
     recorder = None               # a list collecting host calls while a step is recorded
 
+    def __init__(self):           # run once in each thread that uses the mode
+        self.saved = []           # the modes that no_grad / enable_grad blocks will restore
+
 
 _grad_mode = _GradMode()
 
@@ -140,18 +143,17 @@ class no_grad:
 
     _state = False
 
-    def __init__(self):
-        # the modes to restore, a stack per thread: one instance may be entered again while
-        # active, and by several threads at once (each restores its own mode)
-        self._prev = threading.local()
-
+    # the modes to restore are kept per thread, last in first out, in _grad_mode: one instance
+    # may be entered again while active, and by several threads at once (each restores its
+    # own mode), and making one costs nothing (an optimizer's step makes one every time)
     def __enter__(self):
-        stack = self._prev.__dict__.setdefault("stack", [])
-        stack.append(_grad_mode.enabled)
-        _grad_mode.enabled = self._state
+        mode = _grad_mode
+        mode.saved.append(mode.enabled)
+        mode.enabled = self._state
 
     def __exit__(self, *exc):
-        _grad_mode.enabled = self._prev.stack.pop()
+        mode = _grad_mode
+        mode.enabled = mode.saved.pop()
 
     def __call__(self, func):
         def wrapper(*args, **kwargs):

@@ -29,6 +29,21 @@ def test_axpy_adds_alpha_x_to_y_in_place(dtype, rtol):
         np.testing.assert_array_equal(y, y_before)
 
 
+@pytest.mark.parametrize("offset", [0, 7])
+def test_axpy_reads_a_read_only_x_and_views_that_start_inside_their_base(offset):
+    # the addresses come from the arrays' buffers, or from ctypes for a read-only x
+    base_x, base_y = rng.standard_normal((2, N + offset))
+    x, y = base_x[offset:], base_y[offset:]
+    x.flags.writeable = False
+    expected, before = y + 0.5 * x, base_y[:offset].copy()
+    assert _blas._address(x) == x.ctypes.data and _blas._address(y) == y.ctypes.data
+    if _blas.axpy(0.5, x, y):
+        np.testing.assert_allclose(y, expected, rtol=1e-15)
+        np.testing.assert_array_equal(base_y[:offset], before)      # nothing before y is touched
+    else:
+        assert not NUMPY_SHIPS_OPENBLAS
+
+
 def _declined(x, y):
     before = y.copy()
     assert _blas.axpy(2.0, x, y) is False

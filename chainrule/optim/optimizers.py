@@ -233,6 +233,13 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=bool(nesterov),
                                       weight_decay=weight_decay, dampening=dampening))
 
+    def _update_group(self, group, items):
+        if group["momentum"] or group["weight_decay"]:
+            return super()._update_group(group, items)
+        lr = group["lr"]                         # plain SGD: w ← w - η g, no state, no scratch
+        for _, p, g, _ in items:
+            step_parameter(p, g, lr)
+
     def _update(self, p, g, state, group, scratch):
         a, b = scratch
         lr, mu, wd, damp = group["lr"], group["momentum"], group["weight_decay"], group["dampening"]
