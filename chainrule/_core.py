@@ -464,8 +464,12 @@ def backward_pass(roots, cotangents, retain_graph=True):
             raise RuntimeError(
                 "backward through a graph whose saved arrays were already freed by an earlier "
                 "backward(); call backward(retain_graph=True) the first time to keep them")
-        if node.saved:                            # a list of (tensor, version) at level 0
-            _check_versions(node)
+        saved = node.saved                        # (version cell, version, index) at level 0
+        if saved:
+            for cell, version, _ in saved:
+                if cell[0] != version:            # something was written: is it read?
+                    _check_versions(node)
+                    break
         if type(prim) is _Project:
             # the j-th output's cotangent goes into the j-th slot of a list the multi-output
             # node collects (a tuple per output, added slot by slot, took time in k² for k)
@@ -516,7 +520,12 @@ def backward_pass(roots, cotangents, retain_graph=True):
             finally:
                 _owned[0] = None
             for (i, parent), c in zip(parents, cts):
-                if c is not None:
+                if c is None:
+                    continue
+                if parent.prim is None and not broadcasts:     # a leaf (_deliver, inlined)
+                    old = leaves.get(parent)
+                    leaves[parent] = c if old is None else _add_ct(old, c)
+                else:
                     _deliver(c, i, parent, vals, nb, broadcasts, prim.fresh_vjp, grads, fresh, leaves, heap)
         if not retain_graph:
             # drop what the rules needed (inputs, output, saved tensors) so memory is freed now;

@@ -275,6 +275,24 @@ def test_neuron_is_logistic_regression():
     assert n(x[0]).shape == ()
 
 
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_linear_checks_a_weight_or_bias_whose_shape_changed_after_earlier_calls(activation):
+    # the layer checks its weight and bias once until something is assigned: .data or setattr
+    layer, x = nn.Linear(3, 2), np.ones((4, 3))
+    forward = lambda: layer._forward(x, activation)
+    assert forward().shape == (4, 2)
+    layer.weight.data = np.ones((2, 5))
+    with pytest.raises(ValueError, match=r"input of shape \(4, 3\) does not match weight of shape \(2, 5\)"):
+        forward()
+    layer.weight = nn.Parameter(np.ones((2, 3)))
+    assert forward().shape == (4, 2)
+    layer.bias = nn.Parameter(np.zeros(7))
+    with pytest.raises(ValueError, match=r"bias must have shape \(2,\), got \(7,\)"):
+        forward()
+    layer.bias = None
+    np.testing.assert_allclose(np.asarray(forward()), np.full((4, 2), 3.0))        # 1·1·3, no bias
+
+
 def test_maxout_takes_the_largest_of_its_linear_pieces():
     m = nn.Maxout(3, 2, pieces=3, rng=0)
     x = np.random.default_rng(1).normal(size=(5, 3))

@@ -212,6 +212,13 @@ def linear(x, weight, bias=None, activation=None):
     neurons ``max{0, wᵀx + b}``): the rectifier runs in place on the product, and the backward
     pass masks the cotangent once for the three gradients.
     """
+    _check_linear(x, weight, bias, activation)
+    if activation is None:
+        return _linear_p(x, weight, bias)
+    return _linear_relu_p(x, weight, bias)
+
+
+def _check_linear(x, weight, bias, activation):
     ws, xs = _shape(weight), _shape(x)
     if len(ws) != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
@@ -220,11 +227,8 @@ def linear(x, weight, bias=None, activation=None):
                          f"(expected {ws[1]} features on the last axis)")
     if bias is not None and _shape(bias) != (ws[0],):
         raise ValueError(f"linear: bias must have shape ({ws[0]},), got {_shape(bias)}")
-    if activation is None:
-        return _linear_p(x, weight, bias)
-    if activation == "relu":
-        return _linear_relu_p(x, weight, bias)
-    raise ValueError(f"linear: activation must be None or 'relu', got {activation!r}")
+    if activation is not None and activation != "relu":
+        raise ValueError(f"linear: activation must be None or 'relu', got {activation!r}")
 
 
 # ---- relu: max{0, a}, with relu'(0) = 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .._checks import real
-from .._core import Tensor, _primal, _shape
+from .._core import Tensor, _edits, _primal, _shape
 from . import functional as F
 from .activations import Identity, ReLU, activation_module, activation_name, get_activation, maxout
 from .init import as_generator, by_name
@@ -93,11 +93,18 @@ class Linear(Module):
 
     def _forward(self, x, activation):
         _check_features(self, x, self.in_features)
-        weight = self.weight
+        weight, bias = self.weight, self.bias
         dtype = _dtype_of(weight)
         if _dtype_of(x) is not dtype:                       # the common case costs this one test
             x = _in_dtype(x, dtype)
-        return F.linear(x, weight, self.bias, activation)
+        if self.__dict__.get("_checked") != _edits[0]:
+            # F.linear's checks of the weight and bias, once until a module or a Tensor's .data
+            # is assigned (which is how their shapes can change): the layer checks x itself
+            F._check_linear(x, weight, bias, activation)
+            self.__dict__["_checked"] = _edits[0]
+        if activation is None:
+            return F._linear_p(x, weight, bias)
+        return F._linear_relu_p(x, weight, bias)
 
     def _fused_with(self, following):
         # Linear then ReLU (exactly these classes, no subclass or instance that replaced forward)

@@ -21,6 +21,8 @@ transform) stays differentiable wherever the loss is differentiable in it, as in
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import numpy as cnp
@@ -252,13 +254,14 @@ def cross_entropy(logits, target, reduction="mean"):
     name = "cross_entropy"
     _check_reduction(name, reduction)
     pv = _values(logits)
-    if pv.ndim == 2 and pv.dtype.kind in "biuf" and np.ndim(_primal(target)) == 1:
+    t = _primal(target)
+    if pv.ndim == 2 and pv.dtype.kind in "biuf" and (t.ndim if type(t) is np.ndarray else np.ndim(t)) == 1:
         # labels: one fused primitive. NaN in the logits makes the loss NaN, so they are
         # looked for only then (a pass less over the logits at every step)
         n, k = pv.shape
         out = _checked_softmax_cross_entropy(logits, _labels(name, target, n, k), reduction, n)
         v = _values(out)
-        if (v != v) if v.ndim == 0 else np.isnan(v.sum()):         # v != v: NaN
+        if math.isnan(v) if v.ndim == 0 else np.isnan(v.sum()):
             _check_no_nan(name, "the prediction", pv)
         return out
     pv = _check_prediction(name, logits)
