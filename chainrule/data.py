@@ -133,7 +133,7 @@ class DataLoader:
         before = bitgen.state
         try:
             bitgen.state = rng
-        except (KeyError, IndexError, TypeError, ValueError) as e:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as e:
             bitgen.state = before                 # MT19937 may have taken the key before failing
             raise ValueError(f"DataLoader.load_state_dict: state['rng'] is not a complete {name} state "
                              f"({type(e).__name__}: {e}); pass what state_dict() returned") from None

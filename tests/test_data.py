@@ -110,6 +110,18 @@ def test_an_incomplete_generator_state_is_refused_by_name_and_changes_nothing(bi
     assert all(np.array_equal(after[k], v) for k, v in before["rng"]["state"].items())
 
 
+def test_a_generator_state_with_an_out_of_range_value_is_refused_and_changes_nothing():
+    seed = np.random.Generator(np.random.MT19937(3))
+    loader = DataLoader(np.arange(40), batch_size=8, shuffle=True, seed=seed)
+    before = loader.state_dict()
+    other = np.random.Generator(np.random.MT19937(4)).bit_generator.state
+    other["state"]["pos"] = 1 << 70                      # NumPy raises OverflowError after taking the key
+    with pytest.raises(ValueError, match=r"is not a complete MT19937 state \(OverflowError"):
+        loader.load_state_dict({"rng": other})
+    after = loader.state_dict()["rng"]["state"]
+    assert all(np.array_equal(after[k], v) for k, v in before["rng"]["state"].items())
+
+
 @pytest.mark.parametrize("kwargs, arrays, match", [
     ({"batch_size": 0}, (np.zeros(3),), "batch_size must be a positive integer"),
     ({"batch_size": 2.5}, (np.zeros(3),), "batch_size"),

@@ -370,6 +370,34 @@ def test_the_gradient_through_stacking_and_splitting_thousands_of_pieces():
     np.testing.assert_allclose(x.grad, 8 * x.numpy() + np.arange(k), rtol=1e-12)
 
 
+def test_grad_mode_blocks_that_end_out_of_order_each_restore_their_own_mode():
+    # two generators interleave their blocks: no_grad ends before the enable_grad it enclosed
+    def no_grad_block():
+        with cr.no_grad():
+            yield
+            yield
+
+    def enable_grad_block(seen):
+        with cr.enable_grad():
+            yield
+            seen.append(cr.is_grad_enabled())
+            yield
+
+    seen = []
+    a, b = no_grad_block(), enable_grad_block(seen)
+    try:
+        next(a)                          # grad off
+        next(b)                          # grad on, remembering off
+        next(a, None)                    # a's block ends: back to a's own previous mode, on
+        assert cr.is_grad_enabled()
+        next(b, None)                    # inside b's block: on
+        next(b, None)                    # b's block ends: back to off, the mode it found
+        assert seen == [True] and not cr.is_grad_enabled()
+    finally:
+        from chainrule._core import _grad_mode
+        _grad_mode.enabled = True        # what the other tests expect
+
+
 def test_a_no_grad_object_shared_by_two_threads_restores_each_threads_own_mode():
     import threading
     shared, seen = cr.no_grad(), {}

@@ -425,3 +425,14 @@ def test_p_norms_value_and_gradient_are_exact_where_powers_of_the_entries_under_
         g = cr.jacobian(f, mode=mode)(x)
         assert g.dtype == dtype
         np.testing.assert_allclose(g, p_norm_gradient(y, p, axis=0), rtol=rtol, atol=0)
+
+
+def test_p_norms_gradient_with_an_infinite_entry_is_zero_for_the_finite_entries():
+    # the norm is infinite: a finite entry's share of it is 0, the infinite one's is undefined
+    x = np.array([[1.0, np.inf], [3.0, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = cr.grad(lambda x: cnp.linalg.norm(x, ord=3, axis=1).sum())(x)
+    expected_row = np.array([3.0, 4.0]) ** 2 / np.sum(np.array([3.0, 4.0]) ** 3) ** (2 / 3)
+    np.testing.assert_allclose(g[1], expected_row, rtol=1e-14)
+    assert g[0, 0] == 0 and np.isnan(g[0, 1])

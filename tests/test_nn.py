@@ -293,6 +293,24 @@ def test_linear_checks_a_weight_or_bias_whose_shape_changed_after_earlier_calls(
     np.testing.assert_allclose(np.asarray(forward()), np.full((4, 2), 3.0))        # 1·1·3, no bias
 
 
+def test_a_pickled_linear_checks_its_weight_and_bias_again_in_the_process_that_loads_it():
+    # the count of edits that _checked records belongs to this process
+    import pickle
+
+    from chainrule._core import _edits
+    layer = nn.Linear(3, 2)
+    layer(np.ones((4, 3)))
+    layer.bias = nn.Parameter(np.zeros(1))               # a bias of the wrong shape, unchecked
+    copy = pickle.loads(pickle.dumps(layer))
+    now = _edits[0]
+    _edits[0] = copy.__dict__["_checked"][0]             # a process whose count is the recorded one
+    try:
+        with pytest.raises(ValueError, match=r"bias must have shape \(2,\), got \(1,\)"):
+            copy(np.ones((4, 3)))
+    finally:
+        _edits[0] = now
+
+
 def test_maxout_takes_the_largest_of_its_linear_pieces():
     m = nn.Maxout(3, 2, pieces=3, rng=0)
     x = np.random.default_rng(1).normal(size=(5, 3))

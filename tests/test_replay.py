@@ -112,6 +112,22 @@ def test_labels_out_of_range_raise_the_ordinary_error_in_a_replay():
         np.testing.assert_array_equal(p.data, q.data)   # no step was taken
 
 
+def test_labels_out_of_range_for_the_functional_loss_raise_the_ordinary_error_in_a_replay():
+    # softmax_cross_entropy picks labels through a flat index: a label K unchecked in a replay
+    # would read the next row's first logit instead of failing
+    from chainrule.nn import functional as F
+    loss = lambda out, y: F.softmax_cross_entropy(out, y, "mean")
+    models, steps = _pair(loss=loss)
+    rng = np.random.default_rng(6)
+    assert _run(models, steps, _batches(4, (6,), 3, rng))[2:] == [True, True]
+    x = rng.standard_normal((8, 6)).astype(np.float32)              # the recorded shape
+    for s in steps:
+        with pytest.raises(ValueError, match=r"labels must be in \[0, 2\] for 3 classes, got \[3\]"):
+            s(x, np.array([3, 1, 2, 1, 0, 0, 1, 2]))
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_array_equal(p.data, q.data)   # no step was taken
+
+
 def test_nan_logits_in_a_replay_raise_the_ordinary_error():
     models, steps = _pair()
     rng = np.random.default_rng(5)

@@ -26,7 +26,19 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
-from .._core import Tensor, _grad_mode, _ndim, _primal, _shape, defjvp, defvjp, defvjp_joint, owns, primitive
+from .._core import (
+    Tensor,
+    _grad_mode,
+    _ndim,
+    _primal,
+    _shape,
+    defjvp,
+    defvjp,
+    defvjp_joint,
+    host,
+    owns,
+    primitive,
+)
 from ..numpy._ufuncs import elementwise
 
 __all__ = ["linear", "relu", "softmax_cross_entropy"]
@@ -427,6 +439,7 @@ def softmax_cross_entropy(logits, target, reduction="none"):
     return _checked_softmax_cross_entropy(logits, target, reduction, math.prod(zs[:-1]))
 
 
+@host               # run again on each batch that a recorded step (chainrule.replay) replays
 def _check_labels(labels, k):
     if labels.dtype.kind not in "iu":
         raise TypeError(f"softmax_cross_entropy: labels must be integers, got dtype {labels.dtype}")

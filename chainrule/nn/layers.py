@@ -46,6 +46,11 @@ def _in_dtype(x, dtype):
     return cnp.astype(x, dtype) if isinstance(x, Tensor) else x.astype(dtype)
 
 
+# marks a count of edits as this process's own: a pickle carries the mark to another process
+# as a new object, which is not this one
+_THIS_PROCESS = object()
+
+
 def _count(value, layer, what, minimum=1):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{layer}: {what} must be an integer ≥ {minimum}, got {value!r}")
@@ -93,15 +98,17 @@ class Linear(Module):
 
     def _forward(self, x, activation):
         _check_features(self, x, self.in_features)
+        edits = _edits[0]                                   # read before the parameters are
         weight, bias = self.weight, self.bias
         dtype = _dtype_of(weight)
         if _dtype_of(x) is not dtype:                       # the common case costs this one test
             x = _in_dtype(x, dtype)
-        if self.__dict__.get("_checked") != _edits[0]:
+        checked = self.__dict__.get("_checked")
+        if checked is None or checked[0] != edits or checked[1] is not _THIS_PROCESS:
             # F.linear's checks of the weight and bias, once until a module or a Tensor's .data
             # is assigned (which is how their shapes can change): the layer checks x itself
             F._check_linear(x, weight, bias, activation)
-            self.__dict__["_checked"] = _edits[0]
+            self.__dict__["_checked"] = (edits, _THIS_PROCESS)
         if activation is None:
             return F._linear_p(x, weight, bias)
         return F._linear_relu_p(x, weight, bias)

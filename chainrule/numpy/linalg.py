@@ -561,9 +561,11 @@ def _lp_gradient(x, ans, p, axis, keepdims):
         s = np.max(np.abs(_primal(x)), axis=axis, keepdims=True, initial=0)
         zero = s == 0
         # a zero slice is replaced by ones, a constant, so that no 0·∞ from |w|^(p-2) reaches
-        # the derivatives of the 0 picked for it below
-        u = where(zero, 1.0, x / np.where(zero, 1, s))
-        w = u / _lp_p(u, p, axis, True)
+        # the derivatives of the 0 picked for it below; a slice with an infinite (or NaN) entry
+        # is left as it is: its norm is infinite, so each finite entry gets 0, as in PyTorch
+        u = where(zero, 1.0, x / np.where(zero | ~np.isfinite(s), 1, s))
+        with np.errstate(invalid="ignore"):      # inf / inf: the infinite entries' nan
+            w = u / _lp_p(u, p, axis, True)
         if np.any(zero):
             return where(zero, 0.0, sign(w) * absolute(w) ** (p - 1))
     return sign(w) * absolute(w) ** (p - 1)

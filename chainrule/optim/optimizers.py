@@ -236,9 +236,9 @@ class SGD(Optimizer):
     def _update_group(self, group, items):
         if group["momentum"] or group["weight_decay"]:
             return super()._update_group(group, items)
-        lr = group["lr"]                         # plain SGD: w ← w - η g, no state, no scratch
-        for _, p, g, _ in items:
-            step_parameter(p, g, lr)
+        lr, buffers = group["lr"], self._buffers   # plain SGD: w ← w - η g, no state
+        for i, p, g, _ in items:
+            step_parameter(p, g, lr, buffers(i, p)[0])
 
     def _update(self, p, g, state, group, scratch):
         a, b = scratch
