@@ -1018,3 +1018,37 @@ def test_a_plain_list_of_parameters_as_an_attribute_is_refused_pointing_to_param
         Net([p, nn.Linear(2, 2)])                         # Modules are named first, as before
     assert Net([np.ones(2), cr.tensor(np.ones(2))]).scales[0].shape == (2,)   # arrays stay plain attributes
     assert list(Net(nn.ParameterList([p])).parameters()) == [p]
+
+
+def test_containers_grow_with_plus_equals_and_removals_make_a_replay_record_again():
+    from chainrule.replay import TrainStep
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(3, 3, rng=0)])
+            self.scales = nn.ParameterList([np.ones(3)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            for s in self.scales:
+                x = x * s
+            return x
+
+    net = Net()
+    net.blocks += [nn.Linear(3, 3, rng=1)]
+    net.scales += [np.full(3, 2.0)]
+    assert [n for n, _ in net.named_parameters()] == [
+        "blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias", "scales.0", "scales.1"]
+    d = nn.ParameterDict({"a": np.ones(2)})
+    assert d.get("a") is d["a"] and d.get("b") is None and d.get("b", 5) == 5
+
+    x, y = np.ones((4, 3)), np.array([0, 1, 2, 0])
+    step = TrainStep(net, nn.losses.cross_entropy, optim.SGD(net.parameters(), lr=0.0))
+    for _ in range(3):
+        step(x, y)
+    assert step.replayed
+    del net.blocks[:]                                   # no setattr: still an edit
+    expected = float(nn.losses.cross_entropy(net(x), y))
+    assert step(x, y) == expected and not step.replayed

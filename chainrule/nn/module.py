@@ -153,6 +153,7 @@ class Module:
                         f"the registered {what} {name!r} ({expected} or None expected); {fix}")
 
     def _forget(self, name):
+        _edits[0] += 1                 # a member may go without a setattr (del blocks[:], pop)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self._order.pop(name, None)
@@ -433,6 +434,8 @@ class ModuleList(Module):
             self.append(self._checked(m, "extend"))
         return self
 
+    __iadd__ = extend              # blocks += [layer, ...]
+
     def insert(self, index, module):
         members = list(self._modules.values())
         members.insert(index, self._checked(module, "insert"))
@@ -598,6 +601,8 @@ class ParameterList(Module):
             self.append(p)
         return self
 
+    __iadd__ = extend              # scales += [p, ...]
+
     def insert(self, index, value):
         members = list(self._parameters.values())
         members.insert(index, _as_parameter(value, "ParameterList.insert"))
@@ -684,6 +689,9 @@ class ParameterDict(Module):
 
     def items(self):
         return list(self._parameters.items())
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
 
     def pop(self, key):
         value = self[key]
