@@ -390,7 +390,90 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {idx} is out of range for {len(items)} modules") from None
 
 
-class ModuleList(Module):
+class _NumberedMembers(Module):
+    """The list methods of ModuleList and ParameterList, over the registry named ``_registry``
+    (``"_modules"`` or ``"_parameters"``), whose members are named ``"0"``, ``"1"``, ... in order.
+    ``_checked(value, method)`` returns what to register for ``value`` or raises naming ``method``;
+    ``_single`` are the types ``extend`` refuses as one value instead of an iterable."""
+
+    _registry = "_modules"
+    _member = "module"
+    _single = ()
+
+    def __init__(self, values=()):
+        super().__init__()
+        self.extend(values)
+
+    def _members(self):
+        return self.__dict__[self._registry]
+
+    def _renumber(self, members):
+        _edits[0] += 1                 # the members change even where no setattr follows (none left)
+        for name in list(self._members()):
+            self._forget(name)
+        for k, m in enumerate(members):
+            setattr(self, str(k), m)
+
+    def _position(self, idx):
+        kind, n = type(self).__name__, len(self._members())
+        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
+            raise TypeError(f"{kind} indices must be integers or slices, not {type(idx).__name__}")
+        if not -n <= idx < n:
+            raise IndexError(f"{kind}: index {idx} is out of range for {n} {self._member}s")
+        return int(idx) % n
+
+    def append(self, value):
+        setattr(self, str(len(self._members())), self._checked(value, "append"))
+        return self
+
+    def extend(self, values):
+        if isinstance(values, self._single):
+            raise TypeError(f"{type(self).__name__}.extend: expected an iterable of "
+                            f"{self._member.capitalize()}s, got a single {type(values).__name__}; use append")
+        members = [self._checked(v, "extend") for v in values]                   # all or none
+        for m in members:
+            self.append(m)
+        return self
+
+    __iadd__ = extend              # blocks += [layer, ...]
+
+    def insert(self, index, value):
+        members = list(self._members().values())
+        members.insert(index, self._checked(value, "insert"))
+        self._renumber(members)
+
+    def __len__(self):
+        return len(self._members())
+
+    def __iter__(self):
+        return iter(list(self._members().values()))
+
+    def __contains__(self, value):
+        # by identity: == on Tensors compares elementwise
+        return any(m is value for m in self._members().values())
+
+    def __getitem__(self, idx):
+        members = list(self._members().values())
+        if isinstance(idx, slice):
+            return type(self)(members[idx])
+        return members[self._position(idx)]
+
+    def __setitem__(self, idx, value):
+        if isinstance(idx, slice):
+            raise TypeError(f"{type(self).__name__}: assigning to a slice is not supported; assign one "
+                            f"index at a time, or build a new {type(self).__name__}")
+        setattr(self, str(self._position(idx)), self._checked(value, "__setitem__"))
+
+    def __delitem__(self, idx):
+        members = list(self._members().values())
+        if isinstance(idx, slice):
+            del members[idx]
+        else:
+            del members[self._position(idx)]
+        self._renumber(members)
+
+
+class ModuleList(_NumberedMembers):
     """A list of Modules whose parameters are registered: ``self.blocks = ModuleList([...])``.
 
     Indexable (``blocks[0]``, ``blocks[-1]``, ``blocks[1:]`` gives a ModuleList), iterable, and
@@ -399,70 +482,15 @@ class ModuleList(Module):
     how its members are called.
     """
 
+    _single = (Module,)
+
     def __init__(self, modules=()):
-        super().__init__()
-        self.extend(modules)
+        super().__init__(modules)
 
     def _checked(self, module, what):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList.{what}: expected a Module, got {type(module).__name__}")
         return module
-
-    def _renumber(self, members):
-        for name in list(self._modules):
-            self._forget(name)
-        for k, m in enumerate(members):
-            setattr(self, str(k), m)
-
-    def _position(self, idx):
-        n = len(self._modules)
-        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
-            raise TypeError(f"ModuleList indices must be integers or slices, not {type(idx).__name__}")
-        if not -n <= idx < n:
-            raise IndexError(f"ModuleList: index {idx} is out of range for {n} modules")
-        return int(idx) % n
-
-    def append(self, module):
-        setattr(self, str(len(self._modules)), self._checked(module, "append"))
-        return self
-
-    def extend(self, modules):
-        if isinstance(modules, Module):
-            raise TypeError("ModuleList.extend: expected an iterable of Modules, got a single "
-                            f"{type(modules).__name__}; use append")
-        for m in modules:
-            self.append(self._checked(m, "extend"))
-        return self
-
-    __iadd__ = extend              # blocks += [layer, ...]
-
-    def insert(self, index, module):
-        members = list(self._modules.values())
-        members.insert(index, self._checked(module, "insert"))
-        self._renumber(members)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(list(self._modules.values()))
-
-    def __getitem__(self, idx):
-        members = list(self._modules.values())
-        if isinstance(idx, slice):
-            return ModuleList(members[idx])
-        return members[self._position(idx)]
-
-    def __setitem__(self, idx, module):
-        setattr(self, str(self._position(idx)), self._checked(module, "__setitem__"))
-
-    def __delitem__(self, idx):
-        members = list(self._modules.values())
-        if isinstance(idx, slice):
-            del members[idx]
-        else:
-            del members[self._position(idx)]
-        self._renumber(members)
 
 
 def _checked_key(container, key):
@@ -476,11 +504,64 @@ def _checked_key(container, key):
     return key
 
 
-class ModuleDict(Module):
+class _KeyedMembers(Module):
+    """The dict methods of ModuleDict and ParameterDict, over the registry named ``_registry``
+    (``"_modules"`` or ``"_parameters"``); ``__setitem__`` checks and registers a value."""
+
+    _registry = "_modules"
+    _member = "module"
+
+    def _members(self):
+        return self.__dict__[self._registry]
+
+    def __getitem__(self, key):
+        try:
+            return self._members()[key]
+        except KeyError:
+            raise KeyError(f"{type(self).__name__}: no {self._member} {key!r}; "
+                           f"it holds {list(self._members())}") from None
+
+    def __delitem__(self, key):
+        self[key]                                  # the KeyError names what there is
+        self._forget(key)
+
+    def __contains__(self, key):
+        return key in self._members()
+
+    def __len__(self):
+        return len(self._members())
+
+    def __iter__(self):
+        return iter(list(self._members()))
+
+    def keys(self):
+        return list(self._members())
+
+    def values(self):
+        return list(self._members().values())
+
+    def items(self):
+        return list(self._members().items())
+
+    def get(self, key, default=None):
+        return self._members().get(key, default)
+
+    def pop(self, key):
+        value = self[key]
+        self._forget(key)
+        return value
+
+    def update(self, values):
+        pairs = values.items() if hasattr(values, "items") else values
+        for key, value in pairs:
+            self[key] = value
+
+
+class ModuleDict(_KeyedMembers):
     """A dict of Modules whose parameters are registered, in insertion order.
 
     ``heads = ModuleDict({"digits": Linear(64, 10)})``; ``heads["digits"]``, ``"digits" in heads``,
-    ``keys()``, ``values()``, ``items()``, ``update()``, ``pop()``; parameters read
+    ``keys()``, ``values()``, ``items()``, ``get()``, ``update()``, ``pop()``; parameters read
     ``"heads.digits.weight"``.  Keys are strings that are valid as attribute names and do not
     shadow an attribute or method of the dict (``training``, ``keys``, ``forward``, ...).  It has
     no ``forward``.
@@ -491,48 +572,10 @@ class ModuleDict(Module):
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key):
-        try:
-            return self._modules[key]
-        except KeyError:
-            raise KeyError(f"ModuleDict: no module {key!r}; it holds {list(self._modules)}") from None
-
     def __setitem__(self, key, module):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: the value for {key!r} is a {type(module).__name__}, not a Module")
         setattr(self, _checked_key(self, key), module)
-
-    def __delitem__(self, key):
-        self[key]                                  # the KeyError names what there is
-        self._forget(key)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(list(self._modules))
-
-    def keys(self):
-        return list(self._modules)
-
-    def values(self):
-        return list(self._modules.values())
-
-    def items(self):
-        return list(self._modules.items())
-
-    def pop(self, key):
-        module = self[key]
-        self._forget(key)
-        return module
-
-    def update(self, modules):
-        pairs = modules.items() if hasattr(modules, "items") else modules
-        for key, module in pairs:
-            self[key] = module
 
 
 def _as_parameter(value, where):
@@ -559,7 +602,7 @@ def _parameters_repr(container):
     return "\n".join([f"{type(container).__name__}("] + lines + [")"])
 
 
-class ParameterList(Module):
+class ParameterList(_NumberedMembers):
     """A list of Parameters that are registered: ``self.scales = ParameterList([...])``.
 
     Indexable (``scales[0]``, ``scales[-1]``, ``scales[1:]`` gives a ParameterList of the same
@@ -569,139 +612,38 @@ class ParameterList(Module):
     wrapped in a new Parameter (a copy).  ``p in scales`` asks for that very Parameter.
     """
 
-    def __init__(self, values=()):
-        super().__init__()
-        self.extend(values)
+    _registry = "_parameters"
+    _member = "parameter"
+    _single = (np.ndarray, Tensor)
 
-    def _renumber(self, members):
-        _edits[0] += 1                 # the members change even where no setattr follows (none left)
-        for name in list(self._parameters):
-            self._forget(name)
-        for k, p in enumerate(members):
-            setattr(self, str(k), p)
-
-    def _position(self, idx):
-        n = len(self._parameters)
-        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
-            raise TypeError(f"ParameterList indices must be integers or slices, not {type(idx).__name__}")
-        if not -n <= idx < n:
-            raise IndexError(f"ParameterList: index {idx} is out of range for {n} parameters")
-        return int(idx) % n
-
-    def append(self, value):
-        setattr(self, str(len(self._parameters)), _as_parameter(value, "ParameterList.append"))
-        return self
-
-    def extend(self, values):
-        if isinstance(values, (np.ndarray, Tensor)):
-            raise TypeError("ParameterList.extend: expected an iterable of Parameters, got a single "
-                            f"{type(values).__name__}; use append")
-        members = [_as_parameter(v, "ParameterList.extend") for v in values]     # all or none
-        for p in members:
-            self.append(p)
-        return self
-
-    __iadd__ = extend              # scales += [p, ...]
-
-    def insert(self, index, value):
-        members = list(self._parameters.values())
-        members.insert(index, _as_parameter(value, "ParameterList.insert"))
-        self._renumber(members)
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(list(self._parameters.values()))
-
-    def __contains__(self, value):
-        # by identity: == on Tensors compares elementwise
-        return any(p is value for p in self._parameters.values())
-
-    def __getitem__(self, idx):
-        members = list(self._parameters.values())
-        if isinstance(idx, slice):
-            return ParameterList(members[idx])
-        return members[self._position(idx)]
-
-    def __setitem__(self, idx, value):
-        if isinstance(idx, slice):
-            raise TypeError("ParameterList: assigning to a slice is not supported; assign one index at "
-                            "a time, or build a new ParameterList")
-        setattr(self, str(self._position(idx)), _as_parameter(value, "ParameterList.__setitem__"))
-
-    def __delitem__(self, idx):
-        members = list(self._parameters.values())
-        if isinstance(idx, slice):
-            del members[idx]
-        else:
-            del members[self._position(idx)]
-        self._renumber(members)
+    def _checked(self, value, what):
+        return _as_parameter(value, f"ParameterList.{what}")
 
     def __repr__(self):
         return _parameters_repr(self)
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedMembers):
     """A dict of Parameters that are registered, in insertion order.
 
     ``scales = ParameterDict({"digits": Parameter(np.ones(10))})``; ``scales["digits"]``,
-    ``"digits" in scales``, ``keys()``, ``values()``, ``items()``, ``update()``, ``pop()``; they
-    read ``"scales.digits"`` in ``named_parameters()`` and ``state_dict()``.  Keys follow the
-    rules of ModuleDict; a floating-point ndarray or Tensor given as a value is wrapped in a new
-    Parameter (a copy).
+    ``"digits" in scales``, ``keys()``, ``values()``, ``items()``, ``get()``, ``update()``,
+    ``pop()``; they read ``"scales.digits"`` in ``named_parameters()`` and ``state_dict()``.
+    Keys follow the rules of ModuleDict; a floating-point ndarray or Tensor given as a value is
+    wrapped in a new Parameter (a copy).
     """
 
-    def __init__(self, values=None):
-        super().__init__()
-        if values is not None:
-            self.update(values)
+    _registry = "_parameters"
+    _member = "parameter"
 
-    def __getitem__(self, key):
-        try:
-            return self._parameters[key]
-        except KeyError:
-            raise KeyError(f"ParameterDict: no parameter {key!r}; "
-                           f"it holds {list(self._parameters)}") from None
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
 
     def __setitem__(self, key, value):
         value = _as_parameter(value, f"ParameterDict: the value for {key!r}")
         setattr(self, _checked_key(self, key), value)
-
-    def __delitem__(self, key):
-        self[key]                                  # the KeyError names what there is
-        delattr(self, key)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(list(self._parameters))
-
-    def keys(self):
-        return list(self._parameters)
-
-    def values(self):
-        return list(self._parameters.values())
-
-    def items(self):
-        return list(self._parameters.items())
-
-    def get(self, key, default=None):
-        return self._parameters.get(key, default)
-
-    def pop(self, key):
-        value = self[key]
-        delattr(self, key)
-        return value
-
-    def update(self, values):
-        pairs = values.items() if hasattr(values, "items") else values
-        for key, value in pairs:
-            self[key] = value
 
     def __repr__(self):
         return _parameters_repr(self)
