@@ -227,7 +227,9 @@ _method("mean", lambda self, axis=None, dtype=None, out=None, keepdims=False, **
 _method("dot", lambda self, other: cnp.dot(self, other))
 _method("astype", lambda self, dtype, copy=True: cnp.astype(self, dtype))
 _method("copy", lambda self: cnp.positive(self))
-_method("clip", lambda self, a_min=None, a_max=None: cnp.clip(self, a_min, a_max))
+_method("clip", lambda self, a_min=None, a_max=None, out=None, **kwargs:
+        cnp.clip(self, a_min, a_max, out, **kwargs))
+_method("clamp", lambda self, min=None, max=None: cnp.clip(self, min, max))      # PyTorch's name
 _method("exp", lambda self: cnp.exp(self))
 _method("log", lambda self: cnp.log(self))
 _method("tanh", lambda self: cnp.tanh(self))

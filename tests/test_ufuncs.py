@@ -280,8 +280,7 @@ def test_clip_with_one_bound_only():
     x = np.array([-1.0, 0.5, 2.0])
     np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.clip(x, None, 1.0)))(x), [1.0, 1.0, 0.0])
     np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.clip(x, 0.0, None)))(x), [0.0, 1.0, 1.0])
-    with pytest.raises(ValueError, match="clip"):
-        cnp.clip(x, None, None)
+    np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.clip(x, None, None)))(x), [1.0, 1.0, 1.0])
 
 
 def test_where_routes_the_gradient_to_the_chosen_branch():
@@ -361,6 +360,29 @@ def test_the_remainder_operators_of_tensors_are_differentiable_and_divmod_splits
     assert not isinstance(q, cr.Tensor) and np.array_equal(q, [0.0, 2.0, -2.0])
     (r.sum() + (7.0 % t).sum()).backward()
     np.testing.assert_array_equal(t.grad, 1 - np.floor(7.0 / np.array([0.3, 5.5, -2.5])))
+
+
+def test_clip_takes_numpys_keywords_on_plain_arrays_and_refuses_them_on_traced_values():
+    x = np.array([1.0, 2.0, 3.0])
+    # NumPy 2.1's names for the bounds, on plain arrays, traced values and the Tensor method
+    np.testing.assert_array_equal(cnp.clip(np.arange(4.0), max=2.0), np.clip(np.arange(4.0), max=2.0))
+    np.testing.assert_array_equal(cnp.clip(x, None, None), np.clip(x, None, None))
+    g = cr.grad(lambda v: cnp.sum(v * cnp.clip(v, min=1.5, max=2.5)))(x)
+    np.testing.assert_allclose(g, [1.5, 4.0, 2.5])                 # d(v clip v) = clip v + v [inside]
+    t = cr.tensor(x, requires_grad=True)
+    (t.clamp(min=1.5).sum() + t.clip(max=2.5).sum()).backward()
+    np.testing.assert_array_equal(t.grad, [1.0, 2.0, 1.0])
+    # NumPy's other keywords: NumPy's answer on plain arrays, refused on traced values, never a
+    # result silently cut from the graph
+    assert cnp.clip(x, 1.5, 2.5, dtype=np.float32).dtype == np.float32
+    out = np.empty(3)
+    assert cnp.clip(x, 1.5, 2.5, out) is out
+    with pytest.raises(TypeError, match=r"clip: keyword arguments \(casting\) are not supported on traced"):
+        cr.grad(lambda v: cnp.sum(cnp.clip(v, 1.5, 2.5, casting="same_kind")))(x)
+    with pytest.raises(TypeError, match=r"clip: keyword arguments \(dtype\) are not supported on traced"):
+        cnp.clip(t, 1.5, 2.5, dtype=np.float64)
+    with pytest.raises(TypeError, match="clip: each bound is given twice"):
+        cnp.clip(x, 1.0, max=2.0, min=0.5)
 
 
 def test_clip_with_crossed_bounds_sends_every_gradient_to_the_upper_bound():

@@ -256,8 +256,8 @@ fmin = elementwise("fmin", np.fmin,
                    lambda g, ans, x, y: g * _fwins(y, x, g, lambda a, b: (a < b) + 0.5 * (a == b)))
 
 
-def _clip(x, a_min, a_max):
-    return np.clip(x, a_min, a_max)
+def _clip(x, a_min, a_max, **kwargs):
+    return np.clip(x, a_min, a_max, **kwargs)
 
 
 def _inside(x, a_min, a_max):
@@ -292,13 +292,19 @@ _clip_p = elementwise(
     broadcasts=True)
 
 
-def clip(a, a_min=None, a_max=None, **kwargs):
-    """``numpy.clip``; the gradient passes where ``a_min <= a <= a_max``."""
-    if kwargs:
-        return np.clip(_primal(a), a_min, a_max, **kwargs)
-    if a_min is None and a_max is None:
-        raise ValueError("clip: at least one of a_min and a_max must be given")
-    return _clip_p(a, a_min, a_max)
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):  # noqa: A002
+    """``numpy.clip``, with NumPy 2.1's names ``min=``/``max=`` for the bounds too; the gradient
+    passes where ``a_min <= a <= a_max``. ``out=``, ``dtype=`` and NumPy's other keywords work on
+    plain arrays and are refused on traced values."""
+    if min is not None or max is not None:
+        if min is not None and a_min is not None or max is not None and a_max is not None:
+            raise TypeError("clip: each bound is given twice (a_min and min, or a_max and max); "
+                            "give each once")
+        a_min = a_min if min is None else min
+        a_max = a_max if max is None else max
+    if out is not None:
+        kwargs["out"] = out
+    return _clip_p(a, a_min, a_max, **kwargs)
 
 
 def _where3(cond, x, y):
