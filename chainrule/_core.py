@@ -51,7 +51,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "broadcasts", "multiple", "view",
-                 "fresh_vjp", "__weakref__")
+                 "fresh_vjp", "checked", "__weakref__")
 
     def __init__(self, name, impl, broadcasts=False, multiple=False):
         self.name = name
@@ -63,6 +63,7 @@ class Primitive:
         self.multiple = multiple
         self.view = False             # the output may share memory with the first input
         self.fresh_vjp = False        # every cotangent its VJP returns is a new array (see owns)
+        self.checked = False          # check the shapes its rules return (a user's primitive)
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -349,6 +350,8 @@ class ForwardTrace:
             c = rule(t, ans, *vals, **kw)
             if c is None:
                 continue
+            if prim.checked:
+                _check_tangent(prim, c, ans, nb)
             if prim.multiple:
                 out = c if out is None else tuple(_add_ct(o, ci) for o, ci in zip(out, c))
             else:
@@ -515,6 +518,8 @@ def backward_pass(roots, cotangents, retain_graph=True):
                 else:
                     c = rule(g, ans, *vals, **kw)
                 if c is not None:
+                    if prim.checked:
+                        _check_cotangent(prim, i, c, g, ans, vals[i])
                     _deliver(c, i, parent, vals, nb, broadcasts, prim.fresh_vjp, grads, fresh, leaves, heap)
         else:                                     # one rule for all arguments
             owned = fresh and node in fresh and type(g) is np.ndarray
@@ -527,6 +532,8 @@ def backward_pass(roots, cotangents, retain_graph=True):
             for (i, parent), c in zip(parents, cts):
                 if c is None:
                     continue
+                if prim.checked:
+                    _check_cotangent(prim, i, c, g, ans, vals[i])
                 if parent.prim is None and not broadcasts:     # a leaf (_deliver, inlined)
                     old = leaves.get(parent)
                     leaves[parent] = c if old is None else _add_ct(old, c)
@@ -541,6 +548,47 @@ def backward_pass(roots, cotangents, retain_graph=True):
             if not prim.multiple:
                 node.ans = None
     return leaves
+
+
+def _check_cotangent(prim, i, c, g, ans, value):
+    """A user's VJP rule must return, for argument ``i``, an array shaped like that argument
+    (after the cotangent's leading batch axes); a broadcasting primitive's may have the shape of
+    the broadcast, which the argument's shape broadcasts to."""
+    g0, a0 = (g[0], ans[0]) if prim.multiple else (g, ans)
+    nb = _ndim(g0) - _ndim(a0)
+    expected = _shape(g0)[:nb] + _shape(value)
+    got = _shape(c)
+    if got == expected:
+        return
+    if prim.broadcasts and got[:nb] == expected[:nb] and (
+            _broadcasts_to(expected[nb:], got[nb:]) or _broadcasts_to(got[nb:], expected[nb:])):
+        return                                    # unbroadcast sums it to the argument's shape
+    raise ValueError(f"{prim.name}: its VJP rule for argument {i} returned a cotangent of shape {got}, "
+                     f"but the argument has shape {_shape(value)} (expected {expected}"
+                     f"{_after_batch_axes(nb)}); return an array shaped like the "
+                     "argument (unbroadcast() sums a broadcast one back)")
+
+
+def _check_tangent(prim, t, ans, nb):
+    """A user's JVP rule must return a tangent shaped like the output (after ``nb`` batch axes)."""
+    for out, a in (zip(t, ans) if prim.multiple else ((t, ans),)):
+        if out is None:
+            continue
+        got, expected = _shape(out), _shape(out)[:nb] + _shape(a)
+        if got != expected and not (prim.broadcasts and _broadcasts_to(got[nb:], expected[nb:])):
+            raise ValueError(f"{prim.name}: its JVP rule returned a tangent of shape {got}, but the "
+                             f"output has shape {_shape(a)} (expected {expected}{_after_batch_axes(nb)})")
+
+
+def _after_batch_axes(nb):
+    return f", after {nb} batch ax{'i' if nb == 1 else 'e'}s" if nb else ""
+
+
+def _broadcasts_to(shape, target):
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def _deliver(c, i, parent, vals, nb, broadcasts, made, grads, fresh, leaves, heap):

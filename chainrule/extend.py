@@ -7,7 +7,25 @@ argument (``defvjp_joint`` one VJP rule for all of them, when they share work);
 the conventions (rules use chainrule functions and accept leading batch axes).
 """
 
-from ._core import defjvp, defvjp, defvjp_joint, primitive, unbroadcast
-from .numpy._ufuncs import elementwise
+import functools
+
+from . import _core
+from ._core import defjvp, defvjp, defvjp_joint, unbroadcast
+from .numpy import _ufuncs
 
 __all__ = ["primitive", "defvjp", "defvjp_joint", "defjvp", "elementwise", "unbroadcast"]
+
+
+def _checked(make):
+    """``make`` (the library's own ``primitive`` or ``elementwise``) for a user's function: the
+    engine checks the shapes its rules return, and names the primitive when one is wrong."""
+    @functools.wraps(make)
+    def wrapper(*args, **kwargs):
+        fn = make(*args, **kwargs)
+        fn.prim.checked = True
+        return fn
+    return wrapper
+
+
+primitive = _checked(_core.primitive)
+elementwise = _checked(_ufuncs.elementwise)

@@ -424,3 +424,35 @@ def test_a_no_grad_object_shared_by_two_threads_restores_each_threads_own_mode()
     for t in threads:
         t.join()
     assert seen == {"first, after": True, "second, inside its own no_grad": False}
+
+
+def test_a_users_rule_that_returns_the_wrong_shape_is_named_in_both_modes():
+    # a forgotten broadcast: the cotangent of sum(x) is g for every entry, not g itself
+    total = primitive(lambda x: np.sum(x), name="total")
+    defvjp(total, lambda g, ans, x: g)
+    defjvp(total, lambda t, ans, x: t)
+    x = np.ones(2)
+    message = (r"total: its VJP rule for argument 0 returned a cotangent of shape \(\), but the argument "
+               r"has shape \(2,\)")
+    with pytest.raises(ValueError, match=message):
+        cr.grad(total)(x)
+    with pytest.raises(ValueError, match=message):
+        total(cr.tensor(x, requires_grad=True)).backward()
+    with pytest.raises(ValueError, match=r"total: its JVP rule returned a tangent of shape \(2, 2\), but the "
+                                         r"output has shape \(\) \(expected \(2,\), after 1 batch axis\)"):
+        cr.jacobian(total, mode="fwd")(x)
+
+
+def test_a_users_rules_of_the_right_shape_pass_the_check_with_batch_axes_and_broadcasting():
+    total = primitive(lambda x: np.sum(x, axis=-1), name="total")
+    defvjp(total, lambda g, ans, x: cnp.broadcast_to(cnp.expand_dims(g, -1), cnp.shape(g) + x.shape[-1:]))
+    defjvp(total, lambda t, ans, x: cnp.sum(t, axis=-1))
+    scale = primitive(lambda x, s: x * s, name="scale", broadcasts=True)
+    defvjp(scale, lambda g, ans, x, s: g * s, lambda g, ans, x, s: g * x)   # s's broadcast summed back
+    defjvp(scale, lambda t, ans, x, s: t * s, lambda t, ans, x, s: x * t)
+    f = lambda x: total(scale(x, np.array([1.0, 2.0, 3.0])))
+    x = np.arange(6.0).reshape(2, 3)
+    expected = np.kron(np.eye(2), [1.0, 2.0, 3.0]).reshape(2, 2, 3)
+    np.testing.assert_allclose(cr.jacobian(f)(x), expected)                 # batched cotangents
+    np.testing.assert_allclose(cr.jacobian(f, mode="fwd")(x), expected)     # batched tangents
+    np.testing.assert_allclose(cr.grad(lambda s: cnp.sum(total(scale(x, s))))(np.ones(3)), x.sum(0))
