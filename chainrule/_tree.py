@@ -1,8 +1,14 @@
-"""Pytrees: nested tuples, lists and dicts of arrays, flattened to a list of leaves and back."""
+"""Pytrees: nested tuples, lists and dicts of arrays, flattened to a list of leaves and back.
+
+As in JAX, namedtuples keep their type and field order, ``OrderedDict`` its insertion order,
+``defaultdict`` its default factory; a plain dict's keys are sorted.  Anything else is a leaf.
+"""
 
 from __future__ import annotations
 
-_CONTAINERS = (tuple, list, dict)
+from collections import OrderedDict, defaultdict
+
+_NAMEDTUPLE = "namedtuple"
 
 
 def tree_flatten(tree):
@@ -18,9 +24,14 @@ def _flatten(tree, leaves):
     kind = type(tree)
     if kind is tuple or kind is list:
         return (kind, tuple(_flatten(t, leaves) for t in tree))
-    if kind is dict:
-        keys = sorted(tree)
-        return (dict, tuple(keys), tuple(_flatten(tree[k], leaves) for k in keys))
+    if kind is dict or kind is OrderedDict or kind is defaultdict:
+        keys = list(tree) if kind is OrderedDict else sorted(tree)
+        children = tuple(_flatten(tree[k], leaves) for k in keys)
+        if kind is defaultdict:
+            return (defaultdict, tree.default_factory, tuple(keys), children)
+        return (kind, tuple(keys), children)
+    if isinstance(tree, tuple) and hasattr(kind, "_fields"):       # a namedtuple
+        return (_NAMEDTUPLE, kind, tuple(_flatten(t, leaves) for t in tree))
     leaves.append(tree)
     return "*"
 
@@ -36,10 +47,17 @@ def _unflatten(treedef, it):
         return None
     if treedef == "*":
         return next(it)
-    if treedef[0] is dict:
+    kind = treedef[0]
+    if kind is dict or kind is OrderedDict:
         _, keys, children = treedef
-        return {k: _unflatten(c, it) for k, c in zip(keys, children)}
-    kind, children = treedef
+        return kind((k, _unflatten(c, it)) for k, c in zip(keys, children))
+    if kind is defaultdict:
+        _, factory, keys, children = treedef
+        return defaultdict(factory, ((k, _unflatten(c, it)) for k, c in zip(keys, children)))
+    if kind == _NAMEDTUPLE:
+        _, cls, children = treedef
+        return cls(*(_unflatten(c, it) for c in children))
+    _, children = treedef
     return kind(_unflatten(c, it) for c in children)
 
 

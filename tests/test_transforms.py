@@ -91,6 +91,25 @@ def test_grad_of_a_pytree_argument_has_the_same_structure():
     np.testing.assert_array_equal(g["b"][1][0], [3.0])
 
 
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_namedtuples_ordered_dicts_and_defaultdicts_are_pytrees_as_in_jax(mode):
+    import collections
+    Layer = collections.namedtuple("Layer", "w b")
+    params = collections.OrderedDict(second=Layer(np.array([1.0, 2.0]), np.array([3.0])),
+                                     first=collections.defaultdict(list, v=np.array([5.0])))
+
+    def loss(p):
+        return cnp.sum(p["second"].w ** 2) * p["second"].b[0] + 2 * p["first"]["v"][0]
+
+    g = cr.grad(loss)(params) if mode == "rev" else cr.jacobian(loss, mode="fwd")(params)
+    assert type(g) is collections.OrderedDict and list(g) == ["second", "first"]
+    assert type(g["second"]) is Layer and type(g["first"]) is collections.defaultdict
+    assert g["first"].default_factory is list
+    np.testing.assert_allclose(g["second"].w, [6.0, 12.0])             # 2 w b
+    np.testing.assert_allclose(g["second"].b, [5.0])                   # Σ w²
+    np.testing.assert_allclose(g["first"]["v"], [2.0])
+
+
 def test_float32_arguments_give_float32_gradients():
     x = np.array([0.5, 1.5], np.float32)
     value, g = cr.value_and_grad(lambda x: cnp.sum(cnp.tanh(x) * 3.0))(x)
