@@ -436,3 +436,27 @@ def test_p_norms_gradient_with_an_infinite_entry_is_zero_for_the_finite_entries(
     expected_row = np.array([3.0, 4.0]) ** 2 / np.sum(np.array([3.0, 4.0]) ** 3) ** (2 / 3)
     np.testing.assert_allclose(g[1], expected_row, rtol=1e-14)
     assert g[0, 0] == 0 and np.isnan(g[0, 1])
+
+
+def _cofactors(a):
+    n = len(a)
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_det_derivative_is_the_cofactor_matrix_also_at_singular_matrices(mode):
+    # ∂det A/∂A = adj(A)ᵀ, the cofactors: a classic exercise, and it exists where A⁻¹ does not
+    singular = [np.array([[1.0, 2.0], [2.0, 4.0]]),                   # rank 1 of 2
+                np.array([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 0.0]]),   # rank 2 of 3
+                np.zeros((3, 3)),                                      # rank 0: adj = 0
+                np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])]
+    for a in singular:
+        assert np.linalg.det(a) == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            d = cr.jacobian(cnp.linalg.det, mode=mode)(a)
+        np.testing.assert_allclose(d, _cofactors(a), atol=1e-12)
+    stack = np.stack([singular[1], np.diag([1.0, 2.0, 4.0])])          # one singular, one not
+    np.testing.assert_allclose(cr.jacobian(lambda s: cnp.sum(cnp.linalg.det(s)), mode=mode)(stack),
+                               np.stack([_cofactors(m) for m in stack]), atol=1e-12)

@@ -19,7 +19,8 @@ Where a derivative exists only on part of the domain, the rule says so:
   the derivative contains ``inf``/``nan``.  ``eigvalsh`` and ``svdvals`` (or
   ``svd(..., compute_uv=False)``) have first derivatives that stay finite there.
 * ``pinv`` is differentiated where the rank is locally constant (e.g. full rank).
-* ``det`` and ``slogdet`` need an invertible matrix for their derivatives.
+* ``det``'s derivative is the transposed adjugate, also at a singular matrix (its second
+  derivatives there involve the SVD's, see ``svd``); ``slogdet`` needs an invertible matrix.
 * the 2-norm (and the Frobenius norm) of zero has gradient 0 (a subgradient), not ``nan``.
   So has the vector p-norm for any other ``p > 1``, whose second derivatives there are 0
   too; its value and derivatives are computed from ``x / max|x|``, so ``|x|ᵖ`` cannot
@@ -41,8 +42,8 @@ import numpy as np
 from .._core import Tensor, _dtype, _ndim, _primal, _shape, defjvp, defvjp, primitive, unbroadcast
 from ._indexing import getitem
 from ._products import matmul
-from ._reductions import sum
-from ._shape import _axes, reshape, swapaxes, transpose
+from ._reductions import cumprod, sum
+from ._shape import _axes, concatenate, reshape, swapaxes, transpose
 from ._ufuncs import absolute, sign, sqrt, where
 
 __all__ = ["inv", "pinv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "svd",
@@ -197,14 +198,31 @@ def solve(a, b):
 
 # --------------------------------------------------------------------------- det, slogdet
 
+def _adjugate_T(x, ans):
+    """``adj(X)ᵀ``, the derivative of ``det X``: ``det(X) X⁻ᵀ`` where every matrix of the stack is
+    invertible; otherwise from the SVD ``X = U S Vᵀ``, as ``det(U) det(V) U adj(S) Vᵀ`` with
+    ``adj(S) = diag(∏_{j≠i} s_j)``, which a singular matrix has too (non-zero at rank n - 1)."""
+    d = _primal(ans)
+    if np.all(d != 0):
+        return reshape(ans, _shape(ans) + (1, 1)) * _T(inv(x))
+    u, s, vh = svd(x)
+    turns = np.linalg.det(_primal(u)) * np.linalg.det(_primal(vh))       # ±1, locally constant
+    ones = np.ones(_shape(s)[:-1] + (1,), _dtype(s))
+    before = cumprod(concatenate([ones, s[..., :-1]], axis=-1), axis=-1)           # ∏_{j<i} s_j
+    after = cumprod(concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]  # ∏_{j>i} s_j
+    others = before * after
+    return np.reshape(turns, np.shape(turns) + (1, 1)) * matmul(u * reshape(others, _shape(others)[:-1]
+                                                                            + (1, -1)), vh)
+
+
 def _det_vjp(g, ans, x):
-    # ∂det X/∂X = det(X) X⁻ᵀ
-    return reshape(g * ans, _shape(g) + (1, 1)) * _T(inv(x))
+    # ∂det X/∂X = adj(X)ᵀ (= det(X) X⁻ᵀ for an invertible X)
+    return reshape(g, _shape(g) + (1, 1)) * _adjugate_T(x, ans)
 
 
 def _det_jvp(t, ans, x):
-    # d det X = det(X) tr(X⁻¹ Ẋ)
-    return ans * sum(_T(inv(x)) * t, axis=(-2, -1))
+    # d det X = tr(adj(X) Ẋ)
+    return sum(_adjugate_T(x, ans) * t, axis=(-2, -1))
 
 
 _det_p = primitive(np.linalg.det, name="det")
@@ -213,7 +231,7 @@ defjvp(_det_p, _det_jvp)
 
 
 def det(a):
-    """``numpy.linalg.det``; its derivative needs an invertible matrix."""
+    """``numpy.linalg.det``; its derivative is ``adj(X)ᵀ``, a singular matrix's included."""
     _square("det", a)
     return _det_p(a)
 
