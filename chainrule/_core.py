@@ -143,7 +143,17 @@ class no_grad:
 
     _state = False
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        # @no_grad, without parentheses, decorates func as @no_grad() does (as in PyTorch)
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(f"{cls.__name__}: expected a function to decorate, got {type(func).__name__}")
+        self.__init__()
+        return self(func)
+
+    def __init__(self, func=None):
         # the modes to restore, per thread: one instance may be entered again while active, and
         # by several threads at once (each restores its own mode); each block restores its own
         # even when blocks end out of order (generators). A dict, not a threading.local: an

@@ -257,19 +257,28 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     (a ufunc chainrule does not differentiate, ``np.add.reduce``, ``out=``) runs NumPy's own ufunc
     on the values of constant tensors, and is refused on recorded ones, whose derivative it
     would lose; a tensor named in ``out=`` is written in place (its version counter moves)."""
-    fn = getattr(cnp, ufunc.__name__, None)
+    name = ufunc.__name__
+    numpys = getattr(np, name, None) is ufunc
+    if numpys:
+        fn = getattr(cnp, name, None)
+    else:                                        # another library's ufunc: scipy.special's expit
+        from . import special
+        fn = getattr(special, name, None)
     out = kwargs.get("out")
     if method == "__call__" and fn is not None and out is None:
         return fn(*inputs, **kwargs)
-    if ufunc.__name__ in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"):
-        return getattr(np, ufunc.__name__)(*[_primal(i) for i in inputs], **kwargs)
-    what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if numpys and name in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"):
+        return ufunc(*[_primal(i) for i in inputs], **kwargs)
+    what = (f"numpy.{name}" if numpys else f"the ufunc {name} (not NumPy's)") + (
+        "" if method == "__call__" else f".{method}")
     if any(_recorded(t) for t in _tensors(inputs)):
         if out is not None:
             raise TypeError(f"{what}(..., out=...): writing a recorded value into an array would lose its "
                             "derivative; write y = y + t (a new value) instead of y += t or out=")
-        raise TypeError(f"{what} is not differentiable in chainrule; on recorded values use the "
-                        "functions of chainrule.numpy (see its list in the README)")
+        where = ("chainrule.numpy (see its list in the README)" if numpys else
+                 "chainrule.numpy and chainrule.special (expit, xlogy, softplus, logsumexp, softmax, ...)")
+        raise TypeError(f"{what} is not differentiable in chainrule; on values being differentiated "
+                        f"use the functions of {where}")
     written = [t for t in _tensors(out or ()) if isinstance(t, Tensor)]
     if any(_recorded(t) for t in written):
         raise RuntimeError(f"{what}(..., out=t): in-place update of a tensor that is recorded for "
@@ -297,8 +306,8 @@ def _array_function(self, func, types, args, kwargs):
         traced = [a for a in _tensors(args) if a._trace is not None]
         if traced:
             raise TypeError(
-                f"numpy.{func.__name__} is not differentiable in chainrule; on traced values use "
-                "the functions of chainrule.numpy (see its list in the README)")
+                f"numpy.{func.__name__} is not differentiable in chainrule; on values being "
+                "differentiated use the functions of chainrule.numpy (see its list in the README)")
         result = func(*_strip(args), **_strip(kwargs))
         if func.__name__ in _WRITERS and args and isinstance(args[0], Tensor):
             bump_version(args[0])                # np.copyto(t, ...) wrote into t's array

@@ -16,7 +16,7 @@ from ._core import Tensor, _ndim, _primal, _shape, defjvp, defvjp, primitive
 from .numpy import broadcast_to, negative, reshape, sum, tanh, where
 from .numpy._shape import _axes
 
-__all__ = ["sigmoid", "logistic", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
+__all__ = ["sigmoid", "logistic", "expit", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
            "xlogy"]
 
 
@@ -51,6 +51,7 @@ _sigmoid_rule = lambda g, ans, x: g * _sigmoid_derivative_p(x)
 defvjp(sigmoid, _sigmoid_rule)
 defjvp(sigmoid, _sigmoid_rule)
 logistic = sigmoid
+expit = sigmoid                                    # scipy.special's name
 
 # σ' is a primitive of its own so that σ'' = σ'(x)·(σ(-x) - σ(x)) = σ'(x)·tanh(-x/2) is one product
 # of a tiny number and a number near ±1, which cannot underflow where the answer does not

@@ -456,3 +456,23 @@ def test_a_users_rules_of_the_right_shape_pass_the_check_with_batch_axes_and_bro
     np.testing.assert_allclose(cr.jacobian(f)(x), expected)                 # batched cotangents
     np.testing.assert_allclose(cr.jacobian(f, mode="fwd")(x), expected)     # batched tangents
     np.testing.assert_allclose(cr.grad(lambda s: cnp.sum(total(scale(x, s))))(np.ones(3)), x.sum(0))
+
+
+def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses():
+    @cr.no_grad
+    def off():
+        return cr.is_grad_enabled()
+
+    @cr.no_grad()
+    def off_too():
+        return cr.is_grad_enabled()
+
+    @cr.enable_grad
+    def on():
+        return cr.is_grad_enabled()
+
+    assert off() is False and off_too() is False and off.__name__ == "off" and cr.is_grad_enabled()
+    with cr.no_grad():
+        assert on() is True and not cr.is_grad_enabled()
+    with pytest.raises(TypeError, match="no_grad: expected a function to decorate, got int"):
+        cr.no_grad(5)

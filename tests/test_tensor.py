@@ -505,3 +505,16 @@ def test_common_mistakes_get_errors_that_say_what_to_do():
         t.data = np.array([1, 2])
     t.data = [3.0, 4.0]                               # a list becomes an array
     assert type(t.data) is np.ndarray
+
+
+def test_scipy_ufuncs_dispatch_to_chainrule_special_or_are_refused_by_their_own_name():
+    ss = pytest.importorskip("scipy.special")
+    if not isinstance(ss.expit, np.ufunc):   # SCIPY_ARRAY_API=1 (conftest) wraps scipy's ufuncs
+        ss = ss._ufuncs                      # in functions; users without it call the ufuncs
+    x = np.array([0.5, -1.0])
+    np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(ss.expit(v)))(x), ss.expit(x) * (1 - ss.expit(x)))
+    np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(ss.xlogy(v, 2.0)))(x), np.log(2.0) * np.ones(2))
+    with pytest.raises(TypeError, match=r"the ufunc erf \(not NumPy's\) is not differentiable in chainrule; "
+                                        r"on values being differentiated use .*chainrule\.special"):
+        cr.grad(lambda v: cnp.sum(ss.erf(v)))(x)
+    np.testing.assert_array_equal(ss.erf(cr.tensor(x)), ss.erf(x))      # a constant: scipy's answer
