@@ -832,12 +832,22 @@ class Tensor:
             self._trace = None
             self._node = None
 
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place and return the tensor (PyTorch's spelling)."""
+        self.requires_grad = requires_grad
+        return self
+
     @property
     def is_leaf(self):
         return self._node is None or self._node.prim is None
 
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate ``∂self/∂leaf`` (contracted with ``grad``) into the ``.grad`` of leaves."""
+    def backward(self, grad=None, retain_graph=False, *, gradient=None):
+        """Accumulate ``∂self/∂leaf`` (contracted with ``grad``) into the ``.grad`` of leaves.
+        ``gradient=`` is PyTorch's name for ``grad``."""
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward(): give the output's cotangent once, as grad or as gradient")
+            grad = gradient
         if self._trace is not _GLOBAL:
             if self._trace is not None:
                 raise RuntimeError(

@@ -217,6 +217,11 @@ def _view(self, *shape):
 
 
 _method("view", _view)
+# PyTorch's names for what NumPy calls otherwise
+_method("permute", lambda self, *dims: cnp.transpose(self, _shape_args(dims)))
+_method("unsqueeze", lambda self, dim: cnp.expand_dims(self, dim))
+_method("numel", lambda self: int(np.size(_primal(self))))
+_method("dim", lambda self: int(np.ndim(_primal(self))))
 _method("transpose", lambda self, *axes: cnp.transpose(self, _shape_args(axes) or None))
 _method("ravel", lambda self, order="C": cnp.ravel(self, order))
 _method("flatten", lambda self, order="C": cnp.ravel(self, order))

@@ -1052,3 +1052,16 @@ def test_containers_grow_with_plus_equals_and_removals_make_a_replay_record_agai
     del net.blocks[:]                                   # no setattr: still an edit
     expected = float(nn.losses.cross_entropy(net(x), y))
     assert step(x, y) == expected and not step.replayed
+
+
+def test_apply_visits_every_module_children_first_and_returns_the_module():
+    model = nn.MLP([3, 4, 2], rng=0)
+    seen = []
+    assert model.apply(lambda m: seen.append(m)) is model
+    assert [type(m).__name__ for m in seen] == ["Linear", "ReLU", "Linear", "Sequential", "MLP"]
+
+    def set_biases(m):
+        if isinstance(m, nn.Linear):
+            m.bias.data = np.full(m.bias.shape, 0.5)
+    model.apply(set_biases)
+    assert all(np.all(m.bias.data == 0.5) for m in model.modules() if isinstance(m, nn.Linear))

@@ -518,3 +518,17 @@ def test_scipy_ufuncs_dispatch_to_chainrule_special_or_are_refused_by_their_own_
                                         r"on values being differentiated use .*chainrule\.special"):
         cr.grad(lambda v: cnp.sum(ss.erf(v)))(x)
     np.testing.assert_array_equal(ss.erf(cr.tensor(x)), ss.erf(x))      # a constant: scipy's answer
+
+
+def test_pytorchs_names_for_common_tensor_methods():
+    t = cr.tensor(np.arange(6.0).reshape(2, 3)).requires_grad_()
+    assert t.requires_grad and t.is_leaf
+    assert t.numel() == 6 and t.dim() == 2
+    assert t.unsqueeze(0).shape == (1, 2, 3) and t.unsqueeze(-1).shape == (2, 3, 1)
+    np.testing.assert_array_equal(t.permute(1, 0), np.arange(6.0).reshape(2, 3).T)
+    assert t.permute((1, 0)).shape == (3, 2)
+    (t.permute(1, 0) * np.arange(6.0).reshape(3, 2)).backward(gradient=np.ones((3, 2)))
+    np.testing.assert_array_equal(t.grad, np.arange(6.0).reshape(3, 2).T)
+    with pytest.raises(TypeError, match="give the output's cotangent once"):
+        (t * 1).backward(np.ones((2, 3)), gradient=np.ones((2, 3)))
+    assert cr.tensor(np.ones(2)).requires_grad_(False).requires_grad is False

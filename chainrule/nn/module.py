@@ -214,6 +214,14 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module, then on this one (an initialisation, say),
+        as in PyTorch; returns this module."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
     def named_parameters(self, prefix=""):
         """``(dotted name, Parameter)`` in registration order; a shared Parameter appears once."""
         for name, kind, obj in self._walk(prefix, set()):
