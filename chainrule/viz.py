@@ -411,8 +411,15 @@ def plot_decision_boundary(predict, X, y, path=None, ax=None, title=None, resolu
     logistic regression, ``Neuron(2, activation="logistic")``) outputs P(y = 1 | x), and its
     boundary is drawn at 0.5.  A function that returns class labels instead (such as a
     scikit-learn ``model.predict``: integers, strings, or floats that are all labels of ``y``)
-    gets one region per label, coloured as that label's points.
+    gets one region per label, coloured as that label's points.  A fitted scikit-learn
+    estimator given itself is read through its ``decision_function`` (scores, margins drawn)
+    or, lacking one, its ``predict``.
     """
+    if not callable(predict):
+        if not hasattr(predict, "predict"):
+            raise TypeError(f"plot_decision_boundary: predict must be a function, a Module or a fitted "
+                            f"estimator, got {type(predict).__name__}")
+        predict = getattr(predict, "decision_function", None) or predict.predict
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:

@@ -247,6 +247,21 @@ def test_plot_decision_boundary_accepts_a_module_with_class_scores():
     assert fig.axes[0].get_title() == "3 classes"
 
 
+def test_plot_decision_boundary_reads_a_fitted_estimator_through_its_decision_function():
+    from matplotlib.contour import ContourSet
+
+    from chainrule.sklearn import LogisticRegression
+    rng = np.random.default_rng(2)
+    Xs = rng.standard_normal((40, 2))
+    y = (Xs[:, 0] - Xs[:, 1] > 0).astype(int)
+    est = LogisticRegression().fit(Xs, y)
+    fig = viz.plot_decision_boundary(est, Xs, y, resolution=40)
+    levels = [list(c.levels) for c in fig.axes[0].collections if isinstance(c, ContourSet)]
+    assert [-1, 0, 1] in levels                         # scores: the boundary and the margins
+    with pytest.raises(TypeError, match="a Module or a fitted estimator, got int"):
+        viz.plot_decision_boundary(3, Xs, y)
+
+
 def test_plot_decision_boundary_refuses_inputs_that_are_not_two_dimensional():
     with pytest.raises(ValueError, match=r"X must have shape \(n, 2\), got \(5, 3\)"):
         viz.plot_decision_boundary(lambda Z: Z[:, 0], np.zeros((5, 3)), np.zeros(5))
