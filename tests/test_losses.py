@@ -331,3 +331,14 @@ def test_negative_labels_are_refused_whatever_their_integer_type_and_byte_order(
     np.testing.assert_allclose(np.asarray(L.cross_entropy(np.zeros((3, 4)), big_endian)), np.log(4.0))
     with pytest.raises(ValueError, match=r"got \[-2\]"):
         L.cross_entropy(np.zeros((3, 4)), np.array([0, -2, 3], ">i4"))
+
+
+def test_nll_loss_of_one_unbatched_sample_as_in_pytorch():
+    log_p = np.log(softmax(LOGITS))
+    for i in range(len(LABELS)):
+        np.testing.assert_allclose(L.nll_loss(log_p[i], LABELS[i]), -log_p[i, LABELS[i]])
+        g = cr.grad(lambda lp: L.nll_loss(lp, LABELS[i]))(log_p[i])
+        np.testing.assert_array_equal(g, -np.eye(log_p.shape[1])[LABELS[i]])
+    with pytest.raises(ValueError, match=r"nll_loss: for log-probabilities of shape \(4,\) \(one sample\) "
+                                         r"the label must be a scalar, got shape \(1,\)"):
+        L.nll_loss(log_p[0], np.array([1]))

@@ -295,10 +295,17 @@ def _one_sample_cross_entropy(logits, target, reduction):
 
 
 def nll_loss(log_probs, labels, reduction="mean"):
-    """Negative log-likelihood ``-log p(yᵢ)`` from log-probabilities (N, K) and labels (N,)."""
+    """Negative log-likelihood ``-log p(yᵢ)`` from log-probabilities (N, K) and labels (N,); one
+    sample may be given unbatched, as in PyTorch: log-probabilities (K,) with a scalar label."""
     name = "nll_loss"
     _check_reduction(name, reduction)
     v = _check_prediction(name, log_probs)
+    if v.ndim == 1:
+        if np.ndim(_primal(labels)) != 0:
+            raise ValueError(f"{name}: for log-probabilities of shape {v.shape} (one sample) the label must "
+                             f"be a scalar, got shape {np.shape(_primal(labels))}")
+        per = nll_loss(cnp.reshape(log_probs, (1,) + v.shape), np.reshape(_primal(labels), (1,)), "none")
+        return _reduce(cnp.reshape(per, ()), reduction)
     n, k = _scores_2d(name, log_probs, "log-probabilities")
     _check_log_probs(name, v)
     y = _labels(name, labels, n, k)
