@@ -437,9 +437,8 @@ def explain(f, *args, argnums=0, names=None, order="C"):
         if not -len(args) <= a < len(args):
             raise ValueError(f"explain: argnums={argnums} but {len(args)} argument(s) were given")
     nums = tuple(a % len(args) for a in nums)
-    fname = getattr(f, "__name__", type(f).__name__)
-    if fname == "<lambda>":
-        fname = "f"
+    fname = getattr(f, "__name__", type(f).__name__)          # in errors, as the transforms name f
+    shown = "f" if fname == "<lambda>" else fname               # in the explanation's formulas
 
     nodes, out, args = trace(f, args, nums)
     _name_nodes(nodes, f, nums, names, fname)
@@ -517,7 +516,7 @@ def explain(f, *args, argnums=0, names=None, order="C"):
             gradient[v.name] = np.zeros(np.shape(args[v.position]), dtype) if value is None else value
 
     return Explanation(
-        function=fname, variables=variables, output=output, jacobians=jacobians,
+        function=shown, variables=variables, output=output, jacobians=jacobians,
         is_chain=count == 1 and len(nums) == 1, is_identity=out.is_leaf,
         paths=shown_paths, path_arguments=path_arguments, path_products=path_products, path_count=count,
         fan_out=fan_out, total=total, reference=reference, max_error=max_error, agrees=max_error <= tol,
@@ -551,8 +550,10 @@ def _name_nodes(nodes, f, nums, names, fname):
         names = [str(s) for s in names]
         if len(names) != len(computed):
             ops = ", ".join(n.op for n in computed)
-            raise ValueError(f"explain of {fname}: names has {len(names)} entries but the function "
-                             f"records {len(computed)} operations ({ops}); give one name per operation")
+            entries = f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}"
+            raise ValueError(f"explain of {fname}: names has {entries} but the function records "
+                             f"{len(computed)} operation{'' if len(computed) == 1 else 's'} ({ops}); "
+                             "give one name per operation")
         repeated = sorted({s for s in names if names.count(s) > 1})
         if repeated:
             raise ValueError(f"explain of {fname}: names must differ from each other, but "

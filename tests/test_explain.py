@@ -208,6 +208,10 @@ def test_wrong_number_of_names_is_refused_with_the_recorded_operations():
     with pytest.raises(ValueError, match=r"names has 2 entries but the function records 4 operations "
                                          r"\(matmul, sigmoid, log, negative\)"):
         explain(lecture_loss, W, names=["a", "L"])
+    # a lambda is named in errors as the transforms name it, and as f in the formulas
+    with pytest.raises(ValueError, match=r"^explain of <lambda>: names has 1 entry but the function"):
+        explain(lambda w: cnp.sum(w * w), W, names=["a"])
+    assert explain(lambda w: cnp.sum(w * w), W).function == "f"
 
 
 def test_output_independent_of_the_input_is_refused():
