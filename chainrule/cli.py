@@ -106,7 +106,8 @@ def _parser():
     train.add_argument("--no-download", action="store_true",
                        help="never download MNIST files; fail if they are missing")
     train.add_argument("--hidden", type=_hidden_sizes,
-                       help="hidden layer widths, e.g. 256,128 (default 128 for digits, 256,128 for MNIST)")
+                       help="hidden layer widths, e.g. 256,128 (default 128 for digits and --data files, "
+                            "256,128 for MNIST)")
     train.add_argument("--activation", choices=_ACTIVATIONS, default="relu")
     train.add_argument("--loss", choices=_LOSSES, default="cross-entropy")
     train.add_argument("--optimizer", choices=_OPTIMIZERS, default="adam")
@@ -115,8 +116,10 @@ def _parser():
                             "(default; steadier final accuracy) or constant")
     train.add_argument("--lr", type=_positive_float,
                        help="learning rate (default for adam: 3e-3 on digits, 1e-3 otherwise; 0.05 for sgd)")
-    train.add_argument("--epochs", type=_positive_int, help="default 30 for digits, 10 for MNIST")
-    train.add_argument("--batch-size", type=_positive_int, help="default 32 for digits, 128 for MNIST")
+    train.add_argument("--epochs", type=_positive_int,
+                       help="default 30 for digits and --data files, 10 for MNIST")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help="default 32 for digits, 128 for MNIST, 64 for --data files")
     train.add_argument("--seed", type=_seed, default=0,
                        help="seeds initialisation, shuffling and the split (0..2**32-1)")
     train.add_argument("--out", help="output directory (default runs/<timestamp>)")
