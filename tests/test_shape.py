@@ -417,3 +417,21 @@ def test_mismatched_traced_arrays_raise_the_same_error(join):
         chainrule.grad(lambda x: cnp.sum(f(x)))(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=rf"{join.__name__}: .*\(2, 3\).*\(3, 4\)"):
         f(chainrule.tensor(np.zeros((2, 3)), requires_grad=True))
+
+
+def test_traced_fill_pad_and_arange_values_are_differentiated_not_dropped():
+    # each used to strip the tracing and give a zero gradient
+    for mode in ("rev", "fwd"):
+        jac = lambda f, x: chainrule.jacobian(f, mode=mode)(x)
+        np.testing.assert_allclose(jac(lambda s: cnp.sum(cnp.full_like(np.ones(3), s)), 0.5), 3.0)
+        padded = lambda s: cnp.sum(cnp.pad(np.ones(2), (1, 2), constant_values=s))
+        np.testing.assert_allclose(jac(padded, 0.5), 3.0)
+        np.testing.assert_allclose(jac(lambda s: cnp.arange(s, s + 3.0), 0.5), np.ones(3))
+        np.testing.assert_allclose(jac(lambda d: cnp.arange(0.0, 3.0, d), 0.5), np.arange(6.0))
+    with pytest.raises(NotImplementedError, match="pad: a traced constant_values must be a scalar"):
+        chainrule.grad(lambda s: cnp.sum(cnp.pad(np.ones(2), 1, constant_values=s)))(np.array([1.0, 2.0]))
+    # on plain arrays and with integer results: NumPy's own
+    assert cnp.arange(1, 5, 2).tolist() == [1, 3]
+    assert cnp.full_like(np.ones(3, int), 2.5).tolist() == [2, 2, 2]
+    x32 = chainrule.tensor(np.ones(3, np.float32))
+    assert chainrule.grad(lambda s: cnp.sum(cnp.full_like(x32, s)))(np.float32(2.0)).dtype == np.float32

@@ -11,8 +11,8 @@ from ._indexing import index_update
 from ._shape import _axes, _reshape_p, broadcast_to, moveaxis, stack
 from ._ufuncs import astype, positive
 
-__all__ = ["array", "asarray", "zeros", "ones", "empty", "full", "eye", "identity", "arange",
-           "linspace"]
+__all__ = ["array", "asarray", "zeros", "ones", "empty", "full", "full_like", "eye", "identity",
+           "arange", "linspace"]
 
 
 def _traced(x):
@@ -104,6 +104,14 @@ def full(shape, fill_value, dtype=None, order="C", *, like=None):
     return positive(broadcast_to(fill_value, shape))
 
 
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    """``numpy.full_like``; a traced ``fill_value`` is differentiated, as ``full``'s is (``a``
+    gives only a shape and a dtype)."""
+    if not _traced(fill_value):
+        return np.full_like(_primal(a), _primal(fill_value), dtype, order, subok, shape, **kwargs)
+    return full(_shape(a) if shape is None else shape, fill_value, _dtype(a) if dtype is None else dtype)
+
+
 def eye(N, M=None, k=0, dtype=float, order="C", *, like=None):  # noqa: N803  (NumPy's names)
     return np.eye(int(_primal(N)), None if M is None else int(_primal(M)), int(_primal(k)), dtype, order)
 
@@ -113,9 +121,17 @@ def identity(n, dtype=None, *, like=None):
 
 
 def arange(*args, dtype=None, like=None, **kwargs):
-    """``numpy.arange`` (a constant: it takes values, not derivatives, from its arguments)."""
-    return np.arange(*[_primal(a) for a in args], dtype=dtype,
-                     **{k: _primal(v) for k, v in kwargs.items()})
+    """``numpy.arange``. A traced ``start`` or ``step`` is differentiated (the values are
+    ``start + k·step``); ``stop`` only decides how many there are."""
+    out = np.arange(*[_primal(a) for a in args], dtype=dtype, **{k: _primal(v) for k, v in kwargs.items()})
+    given = dict(zip(("start", "stop", "step"), args if len(args) != 1 else (0, args[0])))
+    given.update(kwargs)
+    start, step = given.get("start", 0), given.get("step", 1)
+    if not (_traced(start) or _traced(step)) or out.dtype.kind not in "fc":
+        return out                               # integers are constants
+    k = np.arange(len(out), dtype=out.dtype)
+    values = start + k * step
+    return values if _dtype(values) == out.dtype else astype(values, out.dtype)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):

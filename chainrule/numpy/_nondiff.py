@@ -18,7 +18,7 @@ equal not_equal less less_equal greater greater_equal
 isfinite isinf isnan isneginf isposinf isclose allclose array_equal array_equiv
 logical_and logical_or logical_not logical_xor all any signbit
 floor ceil trunc rint round around fix floor_divide
-zeros_like ones_like empty_like full_like
+zeros_like ones_like empty_like
 bitwise_and bitwise_or bitwise_xor invert left_shift right_shift
 iscomplex isreal heaviside
 """.split()

@@ -611,7 +611,15 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if mode == "constant":
         inner = tuple(slice(b, b + n) for (b, _), n in zip(widths, shape, strict=True))
         out = scatter_add(array, inner, tuple(b + n + e for (b, e), n in zip(widths, shape, strict=True)))
-        values = np.asarray(_primal(kwargs.get("constant_values", 0)))
+        values = kwargs.get("constant_values", 0)
+        if isinstance(values, Tensor) and values._trace is not None:     # differentiated: c · border
+            if _ndim(values) != 0:
+                raise NotImplementedError("pad: a traced constant_values must be a scalar; pad with 0 and "
+                                          "add the constants times a mask of the border instead")
+            from ._ufuncs import astype  # _ufuncs imports this module
+            border = np.pad(np.zeros(shape, _dtype(array)), widths, constant_values=1)
+            return out + astype(values, _dtype(array)) * border
+        values = np.asarray(_primal(values))
         if not np.any(values != 0):
             return out
         return out + np.pad(np.zeros(shape, _dtype(array)), widths, constant_values=values)
