@@ -255,6 +255,9 @@ def _deferred(name):
 
 for _name in _DEFERRED:
     setattr(Tensor, _name, _deferred(_name))
+Tensor.sort.__doc__ = ("A sorted copy, ``chainrule.numpy.sort(self, ...)``, differentiable, as JAX's "
+                       "``array.sort()`` returns; not in place as ``ndarray.sort()`` (and not "
+                       "PyTorch's (values, indices)).")
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):

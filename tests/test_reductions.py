@@ -366,3 +366,18 @@ def test_tensor_methods_reach_these_reductions():
                 + cnp.cumprod(x, axis=2).sum())
 
     np.testing.assert_allclose(t.grad, cr.grad(total)(x), rtol=1e-12)
+
+
+def test_integer_dtype_and_out_give_numpys_own_results_on_plain_arrays():
+    a, b = np.arange(3, dtype=np.int8), np.array([True, False, True])
+    for name in ("sum", "prod", "cumsum", "cumprod"):
+        got, want = getattr(cnp, name)(a, dtype=np.int16), getattr(np, name)(a, dtype=np.int16)
+        assert got.dtype == want.dtype == np.int16 and np.array_equal(got, want), name
+    for name in ("mean", "var", "std"):
+        got, want = getattr(cnp, name)(b, dtype=np.int8), getattr(np, name)(b, dtype=np.int8)
+        assert np.asarray(got).dtype == np.asarray(want).dtype and got == want, name
+    out = np.empty(3)
+    assert cnp.cumsum(np.arange(3.0), out=out) is out and out.tolist() == [0.0, 1.0, 3.0]
+    # a float dtype= stays differentiable
+    g = cr.grad(lambda x: cnp.sum(x, dtype=np.float64))(np.ones(2, np.float32))
+    np.testing.assert_array_equal(g, [1.0, 1.0])

@@ -435,3 +435,20 @@ def test_traced_fill_pad_and_arange_values_are_differentiated_not_dropped():
     assert cnp.full_like(np.ones(3, int), 2.5).tolist() == [2, 2, 2]
     x32 = chainrule.tensor(np.ones(3, np.float32))
     assert chainrule.grad(lambda s: cnp.sum(cnp.full_like(x32, s)))(np.float32(2.0)).dtype == np.float32
+
+
+def test_memory_orders_and_dtypes_as_numpy_gives_them():
+    F = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(cnp.ravel(F, "A"), np.ravel(F, "A"))
+    np.testing.assert_array_equal(cnp.reshape(F, (3, 2), order="A"), np.reshape(F, (3, 2), order="A"))
+    strided = np.arange(24.0).reshape(2, 3, 4).transpose(1, 0, 2)[:, ::-1]     # neither C nor F
+    for x in (F, strided, np.arange(4.0)):
+        np.testing.assert_array_equal(cnp.ravel(x, "K"), np.ravel(x, "K"))
+    w = np.arange(24.0) + 1
+    g = chainrule.grad(lambda x: cnp.sum(cnp.ravel(x, "K") * w))(strided)
+    place = {v: j for j, v in enumerate(np.ravel(strided, "K"))}        # the values are distinct
+    np.testing.assert_array_equal(g, np.vectorize(lambda v: w[place[v]])(strided))
+    assert cnp.triu(np.ones((3, 3), bool)).dtype == np.bool_
+    assert cnp.tril(np.ones((2, 2), np.int8)).dtype == np.int8
+    ints = np.ones((2, 2), int)
+    assert cnp.linalg.matrix_power(ints, 0).dtype == np.linalg.matrix_power(ints, 0).dtype

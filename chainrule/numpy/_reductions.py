@@ -111,10 +111,18 @@ def _numpy_only(name, np_fn, a, out, kwargs, **given):
                     f"{'is' if len(names) == 1 else 'are'} not supported on tensors{hint}")
 
 
+def _integers(dtype):
+    """Whether ``dtype=`` asks for integers (or booleans): a result without a derivative, which
+    NumPy computes with its own promotion rules (int8 summed as int16 is int16, not int64)."""
+    return dtype is not None and not np.issubdtype(np.dtype(dtype), np.inexact)
+
+
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):  # noqa: A001
     """``numpy.sum``."""
     if out is not None or kwargs:
         return _numpy_only("sum", np.sum, a, out, kwargs, axis=axis, dtype=dtype, keepdims=keepdims)
+    if _integers(dtype):
+        return np.sum(_primal(a), axis=axis, dtype=dtype, keepdims=keepdims)
     axes = _reduction_axes("sum", axis, _ndim(a))
     if dtype is not None:
         a = a.astype(dtype) if hasattr(a, "astype") else np.asarray(a, dtype)
@@ -125,6 +133,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     """``numpy.mean``."""
     if out is not None or kwargs:
         return _numpy_only("mean", np.mean, a, out, kwargs, axis=axis, dtype=dtype, keepdims=keepdims)
+    if _integers(dtype):
+        return np.mean(_primal(a), axis=axis, dtype=dtype, keepdims=keepdims)
     axes = _reduction_axes("mean", axis, _ndim(a))
     n = _size(_shape(a), axes)
     total = sum(a, axes, dtype, out, keepdims, **kwargs)
@@ -296,7 +306,9 @@ defjvp(_cumprod_p, _cumprod_jvp)
 
 def _cumulative(name, prim, a, axis, dtype, out):
     if out is not None:
-        raise TypeError(f"{name}: out= is not supported")
+        return _numpy_only(name, getattr(np, name), a, out, {}, axis=axis, dtype=dtype)
+    if _integers(dtype):
+        return getattr(np, name)(_primal(a), axis=axis, dtype=dtype)
     if dtype is not None:
         a = astype(a, dtype) if isinstance(a, Tensor) else np.asarray(a, dtype)
     if axis is None:
@@ -359,6 +371,8 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     element's gradient is nonzero (the product of the others), with two or more all are 0."""
     if out is not None or kwargs:
         return _numpy_only("prod", np.prod, a, out, kwargs, axis=axis, dtype=dtype, keepdims=keepdims)
+    if _integers(dtype):
+        return np.prod(_primal(a), axis=axis, dtype=dtype, keepdims=keepdims)
     axes = _reduction_axes("prod", axis, _ndim(a))
     if dtype is not None:
         a = astype(a, dtype) if isinstance(a, Tensor) else np.asarray(a, dtype)
@@ -377,6 +391,8 @@ def _var(name, a, axis, dtype, out, ddof, keepdims, correction, kwargs):
         if ddof != 0:
             raise ValueError(f"{name}: ddof and correction can't be provided simultaneously")
         ddof = correction
+    if _integers(dtype):
+        return getattr(np, name)(_primal(a), axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
     axes = _reduction_axes(name, axis, _ndim(a))
     if dtype is not None:
         a = astype(a, dtype) if isinstance(a, Tensor) else np.asarray(a, dtype)
@@ -399,7 +415,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None, **kwargs):
     """``numpy.std``: the square root of ``var``; where ``var`` is 0 its gradient is ``nan``
     (0 · ∞, as in JAX)."""
-    if out is not None or kwargs:                 # NumPy's own std on plain arrays
+    if out is not None or kwargs or _integers(dtype):     # NumPy's own std
         return _var("std", a, axis, dtype, out, ddof, keepdims, correction, kwargs)
     return sqrt(_var("std", a, axis, dtype, out, ddof, keepdims, correction, kwargs))
 

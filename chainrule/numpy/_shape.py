@@ -67,10 +67,13 @@ def reshape(a, shape=None, order="C", *, newshape=None):
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     shape = tuple(int(s) for s in shape)
+    if order == "A":                             # Fortran order for a Fortran-contiguous array
+        flags = np.asarray(_primal(a)).flags
+        order = "F" if flags.f_contiguous and not flags.c_contiguous else "C"
     if order == "F":
         return transpose(_reshape_p(transpose(a), _resolve(shape, _shape(a), "reshape")[::-1]))
-    if order not in ("C", "A"):
-        raise ValueError(f"reshape: order must be 'C' or 'F', got {order!r}")
+    if order != "C":
+        raise ValueError(f"reshape: order must be 'C', 'F' or 'A', got {order!r}")
     return _reshape_p(a, _resolve(shape, _shape(a), "reshape"))
 
 
@@ -92,6 +95,16 @@ def _resolve(shape, old, name):
 
 
 def ravel(a, order="C"):
+    """``numpy.ravel``; ``order="K"`` reads the elements in the order of their memory (axes
+    with negative strides reversed), as NumPy does."""
+    if order == "K":
+        p = np.asarray(_primal(a))
+        if p.ndim < 2 or p.flags.c_contiguous or p.flags.f_contiguous:
+            order = "A"
+        else:
+            index = np.indices(p.shape).reshape(p.ndim, -1)
+            offsets = (index * np.abs(np.array(p.strides))[:, None]).sum(axis=0)
+            return getitem_p(reshape(a, (-1,)), (np.argsort(offsets, kind="stable"),))
     return reshape(a, (-1,), order=order)
 
 
@@ -690,7 +703,7 @@ def _triangle(m, k, name, keep):
     if _ndim(m) < 1:
         raise ValueError(f"{name}: needs an array of at least one dimension, got a 0-d array")
     rows, cols = _shape(m)[-2:] if _ndim(m) > 1 else 2 * _shape(m)[-1:]
-    return where(keep(np.tri(rows, cols, operator.index(k), dtype=bool)), m, 0)
+    return where(keep(np.tri(rows, cols, operator.index(k), dtype=bool)), m, np.zeros((), _dtype(m)))
 
 
 def tril(m, k=0):

@@ -737,8 +737,8 @@ def matrix_power(a, n):
     if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):
         raise TypeError(f"matrix_power: the exponent must be an integer, got {n!r}")
     n = int(n)
-    if n == 0:
-        return np.broadcast_to(_eye(size, a), _shape(a)).copy()
+    if n == 0:                                   # the identity, in a's dtype (integers stay integers)
+        return np.broadcast_to(np.eye(size, dtype=_dtype(a)), _shape(a)).copy()
     if n < 0:
         a, n = inv(a), -n
     result = None
