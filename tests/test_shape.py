@@ -452,3 +452,26 @@ def test_memory_orders_and_dtypes_as_numpy_gives_them():
     assert cnp.tril(np.ones((2, 2), np.int8)).dtype == np.int8
     ints = np.ones((2, 2), int)
     assert cnp.linalg.matrix_power(ints, 0).dtype == np.linalg.matrix_power(ints, 0).dtype
+
+
+def test_diff_vecdot_broadcast_arrays_and_numpy_2_names():
+    x = np.random.default_rng(5).standard_normal((3, 4))
+    for kwargs in ({}, {"n": 2}, {"axis": 0}, {"prepend": 1.5}, {"append": np.ones((3, 1))}, {"n": 0}):
+        np.testing.assert_array_equal(cnp.diff(x, **kwargs), np.diff(x, **kwargs))          # plain
+        f = lambda x, kwargs=kwargs: cnp.sum(cnp.diff(x, **kwargs) ** 3)
+        assert chainrule.gradcheck(f, x), kwargs                                             # traced
+        np.testing.assert_allclose(chainrule.numpy.asarray(f(chainrule.tensor(x))),
+                                   np.sum(np.diff(x, **kwargs) ** 3), rtol=1e-13)
+    s = chainrule.grad(lambda s: cnp.sum(cnp.diff(x, prepend=s) * np.arange(1.0, 5.0)))(0.5)
+    assert s == -3.0                                     # s enters each row's first difference, weight 1
+    y = np.arange(4.0)
+    np.testing.assert_allclose(cnp.vecdot(x, y), np.vecdot(x, y))
+    assert chainrule.gradcheck(lambda a, b: cnp.sum(cnp.vecdot(a, b) ** 2), x, y)
+    a, b = cnp.broadcast_arrays(np.ones((3, 1)), np.arange(4.0))
+    assert a.shape == b.shape == (3, 4)
+    assert chainrule.gradcheck(lambda v: cnp.sum(cnp.broadcast_arrays(v[:, None], y)[0] ** 2), np.ones(3))
+    for new, old in [("concat", "concatenate"), ("permute_dims", "transpose"), ("pow", "power"),
+                     ("acos", "arccos"), ("asin", "arcsin"), ("atan", "arctan"), ("atan2", "arctan2"),
+                     ("acosh", "arccosh"), ("asinh", "arcsinh"), ("atanh", "arctanh")]:
+        assert getattr(cnp, new) is getattr(cnp, old), new
+    np.testing.assert_array_equal(cnp.matrix_transpose(x), x.T)

@@ -1,0 +1,60 @@
+"""NumPy functions written with chainrule's own, so that their derivatives come from those."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core import Tensor, _ndim, _shape
+from ._indexing import getitem
+from ._reductions import sum
+from ._shape import _axes, broadcast_to, concatenate
+
+__all__ = ["diff", "vecdot", "broadcast_arrays"]
+
+
+def _traced(*arrays):
+    return any(isinstance(a, Tensor) and a._trace is not None for a in arrays)
+
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    """``numpy.diff``: the ``n``-th differences ``a[i+1] - a[i]`` along ``axis``, with ``prepend``
+    and ``append`` (scalars are repeated across the other axes) joined on first."""
+    kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+    if not _traced(a, prepend, append):
+        return np.diff(np.asarray(a), n, axis, **kwargs)
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative, got n={n}")
+    (ax,) = _axes(axis, _ndim(a))
+    parts = [a]
+    if prepend is not None:
+        parts.insert(0, _slice_along(prepend, a, ax))
+    if append is not None:
+        parts.append(_slice_along(append, a, ax))
+    if len(parts) > 1:
+        a = concatenate(parts, axis=ax)
+    lead = (slice(None),) * ax
+    for _ in range(n):
+        a = getitem(a, lead + (slice(1, None),)) - getitem(a, lead + (slice(None, -1),))
+    return a
+
+
+def _slice_along(extra, a, ax):
+    """``extra`` for joining onto ``a`` along ``ax``: a scalar becomes one slice of it."""
+    if _ndim(extra) != 0:
+        return extra
+    shape = list(_shape(a))
+    shape[ax] = 1
+    return broadcast_to(extra, tuple(shape))
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """``numpy.vecdot`` (real arrays): ``Σ x1·x2`` along ``axis``, broadcasting the others."""
+    if not _traced(x1, x2) and hasattr(np, "vecdot"):
+        return np.vecdot(x1, x2, axis=axis)
+    return sum(x1 * x2, axis=axis)
+
+
+def broadcast_arrays(*args):
+    """``numpy.broadcast_arrays``: each array broadcast to the arguments' common shape (views)."""
+    shape = np.broadcast_shapes(*(_shape(a) for a in args))
+    return tuple(broadcast_to(a, shape) for a in args)
