@@ -170,13 +170,21 @@ def test_values_equal_numpy_on_stacks(fn):
     np.testing.assert_allclose(getattr(la, fn)(x), getattr(np.linalg, fn)(x), rtol=1e-12)
 
 
-def test_multi_output_functions_return_numpys_values_as_plain_tuples():
+def test_multi_output_functions_return_numpys_named_tuples_traced_or_not():
     x = spd((2, 3, 3))
     for ours, theirs in [(la.slogdet(x), np.linalg.slogdet(x)), (la.eigh(x), np.linalg.eigh(x)),
                          (la.svd(x), np.linalg.svd(x))]:
-        assert type(ours) is tuple and len(ours) == len(theirs)
+        assert type(ours).__name__ == type(theirs).__name__ and ours._fields == theirs._fields
         for a, b in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-12)
+    # the fields by name, differentiated in both modes, and the result types as pytrees
+    def f(m):
+        m = (m + m.T) / 2                                  # eigh's derivative is the symmetric one
+        return cnp.sum(la.eigh(m).eigenvalues ** 2) + la.slogdet(m).logabsdet + cnp.sum(la.svd(m).S)
+    m = spd((3, 3))
+    assert cr.gradcheck(f, m, order=1)
+    out = cr.jacobian(lambda m: la.eigh(m))(m)
+    assert type(out).__name__ == "EighResult" and out.eigenvalues.shape == (3, 3, 3)
 
 
 def test_solve_treats_b_as_a_vector_only_when_it_is_one_dimensional():

@@ -31,11 +31,14 @@ Where a derivative exists only on part of the domain, the rule says so:
 * max/min norms (``ord=inf``, ``-inf``, and the matrix 1- and inf-norms) pass the gradient
   to the first maximal (minimal) entry.
 
-Functions returning several arrays (``eigh``, ``svd``, ``slogdet``) return plain tuples, so
-their results are pytrees that transforms can differentiate.
+Functions returning several arrays (``eigh``, ``svd``, ``slogdet``) return NumPy's named tuples
+(``EighResult(eigenvalues, eigenvectors)``, ...), which are pytrees that transforms can
+differentiate, as tuples are.
 """
 
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numpy as np
 
@@ -45,6 +48,21 @@ from ._products import matmul
 from ._reductions import cumprod, sum
 from ._shape import _axes, concatenate, reshape, swapaxes, transpose
 from ._ufuncs import absolute, sign, sqrt, where
+
+
+def _result_type(name, fields):
+    """NumPy's named tuple ``name`` for a multi-output function (NumPy ≥ 2), or one of the same
+    fields."""
+    module = getattr(np.linalg, "_linalg", None)
+    found = getattr(module, name, None)
+    if isinstance(found, type) and getattr(found, "_fields", None) == tuple(fields.split()):
+        return found
+    return namedtuple(name, fields)
+
+
+EighResult = _result_type("EighResult", "eigenvalues eigenvectors")
+SVDResult = _result_type("SVDResult", "U S Vh")
+SlogdetResult = _result_type("SlogdetResult", "sign logabsdet")
 
 __all__ = ["inv", "pinv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "svd",
            "svdvals", "norm", "vector_norm", "matrix_norm", "cond", "matrix_power", "matmul",
@@ -253,9 +271,9 @@ defjvp(_slogdet_p, lambda t, ans, x: (None, sum(_T(inv(x)) * t, axis=(-2, -1))))
 
 
 def slogdet(a):
-    """``numpy.linalg.slogdet``: ``(sign, logabsdet)`` as a plain tuple; ``sign`` is constant."""
+    """``numpy.linalg.slogdet``: ``SlogdetResult(sign, logabsdet)``; ``sign`` is constant."""
     _square("slogdet", a)
-    return _slogdet_p(a)
+    return SlogdetResult(*_slogdet_p(a))
 
 
 # --------------------------------------------------------------------------- cholesky
@@ -340,7 +358,7 @@ def eigh(a, UPLO="L"):
     _square("eigh", a)
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    return _eigh_p(a, UPLO)
+    return EighResult(*_eigh_p(a, UPLO))
 
 
 def _eigvalsh_vjp(g, ans, a, UPLO):
@@ -447,7 +465,7 @@ def svdvals(x, /):
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
-    """``numpy.linalg.svd``: ``(U, S, Vh)`` as a plain tuple, or ``S`` if ``compute_uv=False``.
+    """``numpy.linalg.svd``: ``SVDResult(U, S, Vh)``, or ``S`` if ``compute_uv=False``.
 
     Differentiable with ``full_matrices=False`` (the default ``True`` is the same thing for
     square matrices): the extra columns of a full ``U`` or ``V`` are not unique.  The vectors'
@@ -463,8 +481,8 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
                 f"svd: full_matrices=True of a non-square matrix (shape {_shape(a)}) is not "
                 "differentiable (the extra singular vectors are not unique); pass "
                 "full_matrices=False")
-        return tuple(np.linalg.svd(_primal(a), full_matrices=True, hermitian=hermitian))
-    return _svd_p(a, hermitian)
+        return SVDResult(*np.linalg.svd(_primal(a), full_matrices=True, hermitian=hermitian))
+    return SVDResult(*_svd_p(a, hermitian))
 
 
 # --------------------------------------------------------------------------- pinv
