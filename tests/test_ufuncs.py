@@ -432,3 +432,13 @@ def test_rules_stay_exact_where_their_textbook_forms_cancel_or_overflow():
                                    [5e169, -5e169], rtol=1e-12)
         np.testing.assert_allclose(cr.grad(cnp.arcsin)(1 - 1e-10), 70710.675195109, rtol=1e-12)
         np.testing.assert_array_equal(cr.grad(lambda v: cnp.hypot(v[0], v[1]))(np.array([0.0, 0.0])), [0, 0])
+
+
+def test_a_positional_out_on_traced_values_is_refused_by_the_functions_name():
+    buf = np.empty(2)
+    assert cnp.exp(np.zeros(2), buf) is buf                         # NumPy's own on plain arrays
+    with pytest.raises(TypeError, match=r"exp: takes 1 array argument on traced values, got 2 "
+                                        r"\(an out= array, given positionally\?\)"):
+        cr.grad(lambda x: cnp.sum(cnp.exp(x, buf)))(np.ones(2))
+    with pytest.raises(TypeError, match="add: takes 2 array arguments on traced values, got 3"):
+        cr.grad(lambda x: cnp.sum(cnp.add(x, 1.0, buf)))(np.ones(2))

@@ -32,7 +32,7 @@ def elementwise(name, impl, *rules, broadcasts=None):
     prim = fn.prim
     # only the traced path runs ``prim.impl``; plain arrays keep NumPy's own call, keywords
     # (out=, dtype=, where=) and errors
-    prim.impl = _traced_impl(name, impl)
+    prim.impl = _traced_impl(name, impl, nargs)
     for i, rule in enumerate(rules):
         if rule is not None:
             prim.vjps[i] = rule
@@ -40,13 +40,16 @@ def elementwise(name, impl, *rules, broadcasts=None):
     return fn
 
 
-def _traced_impl(name, impl):
-    """``impl`` for traced values: keyword arguments refused (the rules do not know them), a
-    broadcasting failure reported as ``name: ... shapes (2,) and (3,)``."""
+def _traced_impl(name, impl, nargs):
+    """``impl`` for traced values: keyword arguments and a positional ``out`` refused (the rules
+    do not know them), a broadcasting failure reported as ``name: ... shapes (2,) and (3,)``."""
     def checked(*args, **kw):
         if kw:
             raise TypeError(f"{name}: keyword arguments ({', '.join(kw)}) are not supported on "
                             "traced values; cast with astype() or select with where() instead")
+        if len(args) > nargs:
+            raise TypeError(f"{name}: takes {nargs} array argument{'s' if nargs > 1 else ''} on traced "
+                            f"values, got {len(args)} (an out= array, given positionally?)")
         try:
             return impl(*args)
         except ValueError:
