@@ -7,6 +7,7 @@ used for both modes; broadcasting is undone centrally by ``unbroadcast``.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -32,12 +33,25 @@ def elementwise(name, impl, *rules, broadcasts=None):
     prim = fn.prim
     # only the traced path runs ``prim.impl``; plain arrays keep NumPy's own call, keywords
     # (out=, dtype=, where=) and errors
-    prim.impl = _traced_impl(name, impl, nargs)
+    prim.impl = _traced_impl(name, impl, _arity(impl))
     for i, rule in enumerate(rules):
         if rule is not None:
             prim.vjps[i] = rule
             prim.jvps[i] = rule
     return fn
+
+
+def _arity(impl):
+    """How many positional arguments ``impl`` takes (None: any number, or unknown)."""
+    if isinstance(impl, np.ufunc):
+        return impl.nin
+    try:
+        params = inspect.signature(impl).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
 
 
 def _traced_impl(name, impl, nargs):
@@ -47,7 +61,7 @@ def _traced_impl(name, impl, nargs):
         if kw:
             raise TypeError(f"{name}: keyword arguments ({', '.join(kw)}) are not supported on "
                             "traced values; cast with astype() or select with where() instead")
-        if len(args) > nargs:
+        if nargs is not None and len(args) > nargs:
             raise TypeError(f"{name}: takes {nargs} array argument{'s' if nargs > 1 else ''} on traced "
                             f"values, got {len(args)} (an out= array, given positionally?)")
         try:
