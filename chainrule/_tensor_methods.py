@@ -260,6 +260,10 @@ Tensor.sort.__doc__ = ("A sorted copy, ``chainrule.numpy.sort(self, ...)``, diff
                        "PyTorch's (values, indices)).")
 
 
+# scipy.special's ufuncs that compute what NumPy's of the same name do
+_SAME_AS_NUMPYS = frozenset({"cbrt", "exp2", "expm1", "log1p", "round"})
+
+
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """Let ``numpy.exp(t)`` and ``ndarray + t`` dispatch to chainrule's functions. Anything else
     (a ufunc chainrule does not differentiate, ``np.add.reduce``, ``out=``) runs NumPy's own ufunc
@@ -272,6 +276,8 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     else:                                        # another library's ufunc: scipy.special's expit
         from . import special
         fn = getattr(special, name, None)
+        if fn is None and name in _SAME_AS_NUMPYS:
+            fn = getattr(cnp, name)
     out = kwargs.get("out")
     if method == "__call__" and fn is not None and out is None:
         return fn(*inputs, **kwargs)

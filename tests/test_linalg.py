@@ -468,3 +468,19 @@ def test_det_derivative_is_the_cofactor_matrix_also_at_singular_matrices(mode):
     stack = np.stack([singular[1], np.diag([1.0, 2.0, 4.0])])          # one singular, one not
     np.testing.assert_allclose(cr.jacobian(lambda s: cnp.sum(cnp.linalg.det(s)), mode=mode)(stack),
                                np.stack([_cofactors(m) for m in stack]), atol=1e-12)
+
+
+def test_det_is_differentiated_to_every_order_at_singular_matrices_each_matrix_on_its_own():
+    # det of a 2x2 is a d - b c: its Hessian is constant, its third derivative 0, at any rank
+    hess = np.zeros((2, 2, 2, 2))
+    hess[0, 0, 1, 1] = hess[1, 1, 0, 0] = 1.0
+    hess[0, 1, 1, 0] = hess[1, 0, 0, 1] = -1.0
+    for a in (np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((2, 2)), np.eye(2)):
+        np.testing.assert_allclose(cr.hessian(cnp.linalg.det)(a), hess, atol=1e-12)
+        np.testing.assert_allclose(cr.jacobian(cr.hessian(cnp.linalg.det))(a), 0.0, atol=1e-12)
+    stack = np.stack([np.eye(2), np.array([[1.0, 2.0], [2.0, 4.0]])])        # one singular, one not
+    h = cr.hessian(lambda s: cnp.sum(cnp.linalg.det(s)))(stack)
+    np.testing.assert_allclose(h[0, :, :, 0], hess, atol=1e-12)
+    np.testing.assert_allclose(h[1, :, :, 1], hess, atol=1e-12)
+    a = np.diag([2.0, 2.0, 0.0])                       # repeated singular values and a zero one
+    assert cr.gradcheck(cnp.linalg.det, a)

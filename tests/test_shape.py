@@ -475,3 +475,21 @@ def test_diff_vecdot_broadcast_arrays_and_numpy_2_names():
                      ("acosh", "arccosh"), ("asinh", "arcsinh"), ("atanh", "arctanh")]:
         assert getattr(cnp, new) is getattr(cnp, old), new
     np.testing.assert_array_equal(cnp.matrix_transpose(x), x.T)
+
+
+def test_late_fixes_vecdot_axes_diff_n0_pad_jvp_ravel_k_of_broadcasts():
+    x1, x2 = np.arange(9.0).reshape(3, 3), np.array([1.0, 10.0, 100.0])
+    np.testing.assert_allclose(chainrule.jvp(lambda a: cnp.vecdot(a, x2, axis=0), (x1,), (x1,))[0],
+                               np.vecdot(x1, x2, axis=0))            # each array's own axis
+    assert chainrule.gradcheck(lambda a, b: cnp.sum(cnp.vecdot(a, b, axis=0) ** 2), x1[:, :2] + 1, x2)
+    np.testing.assert_array_equal(cnp.vecdot(chainrule.tensor(x1), x2), np.vecdot(x1, x2))   # no recursion
+    assert chainrule.jvp(lambda p: cnp.diff(x1, 0, prepend=p), (1.0,), (1.0,))[0].shape == (3, 3)
+    padded = chainrule.jvp(lambda c: cnp.pad(x2, 1, constant_values=c), (np.float64(2.0),), (1.0,))
+    np.testing.assert_array_equal(padded[1], [1, 0, 0, 0, 1])
+    for x in (np.broadcast_to(np.arange(3.0), (2, 3)), np.broadcast_to(np.arange(4.0)[:, None], (4, 3)),
+              np.arange(120.0).reshape(2, 3, 4, 5).transpose(3, 1, 0, 2)[::-1, :, ::2]):
+        np.testing.assert_array_equal(cnp.ravel(x, "K"), np.ravel(x, "K"))
+    f32 = np.float32
+    got = chainrule.jvp(lambda s: cnp.arange(s, 3.0, 0.1, dtype=f32), (f32(0.5),), (f32(1),))
+    np.testing.assert_array_equal(got[0], np.arange(f32(0.5), 3.0, 0.1, dtype=f32))       # NumPy's values
+    np.testing.assert_array_equal(got[1], np.ones(len(got[0]), np.float32))

@@ -532,3 +532,12 @@ def test_pytorchs_names_for_common_tensor_methods():
     with pytest.raises(TypeError, match="give the output's cotangent once"):
         (t * 1).backward(np.ones((2, 3)), gradient=np.ones((2, 3)))
     assert cr.tensor(np.ones(2)).requires_grad_(False).requires_grad is False
+
+
+def test_scipy_ufuncs_named_as_numpys_are_differentiated_as_numpys():
+    ss = pytest.importorskip("scipy.special")
+    if not isinstance(ss.expm1, np.ufunc):
+        ss = ss._ufuncs
+    x = np.array([0.5, 1.5])
+    np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(ss.expm1(v)))(x), np.exp(x))
+    np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(ss.log1p(v)))(x), 1 / (1 + x))

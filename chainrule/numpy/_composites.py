@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Tensor, _ndim, _shape
+from .._core import Tensor, _ndim, _primal, _shape
 from ._indexing import getitem
 from ._reductions import sum
-from ._shape import _axes, broadcast_to, concatenate
+from ._shape import _axes, broadcast_to, concatenate, moveaxis
 
 __all__ = ["diff", "vecdot", "broadcast_arrays"]
 
@@ -21,9 +21,11 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     and ``append`` (scalars are repeated across the other axes) joined on first."""
     kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
     if not _traced(a, prepend, append):
-        return np.diff(np.asarray(a), n, axis, **kwargs)
+        return np.diff(_primal(a), n, axis, **{k: _primal(v) for k, v in kwargs.items()})
     if n < 0:
         raise ValueError(f"diff: order must be non-negative, got n={n}")
+    if n == 0:
+        return a                                 # as NumPy: nothing joined, nothing taken
     (ax,) = _axes(axis, _ndim(a))
     parts = [a]
     if prepend is not None:
@@ -47,11 +49,19 @@ def _slice_along(extra, a, ax):
     return broadcast_to(extra, tuple(shape))
 
 
-def vecdot(x1, x2, /, *, axis=-1):
-    """``numpy.vecdot`` (real arrays): ``Σ x1·x2`` along ``axis``, broadcasting the others."""
-    if not _traced(x1, x2) and hasattr(np, "vecdot"):
-        return np.vecdot(x1, x2, axis=axis)
-    return sum(x1 * x2, axis=axis)
+def vecdot(x1, x2, /, *, axis=-1, **kwargs):
+    """``numpy.vecdot``: ``Σ x1·x2`` over ``axis`` of each array (moved to the end of each before
+    they broadcast); NumPy's own, ``conj(x1)`` included, on plain arrays."""
+    if not _traced(x1, x2):
+        return np.vecdot(_primal(x1), _primal(x2), axis=axis, **kwargs)
+    if kwargs:
+        raise TypeError(f"vecdot: {', '.join(k + '=' for k in kwargs)} not supported on traced values")
+    (a1,), (a2,) = _axes(axis, _ndim(x1)), _axes(axis, _ndim(x2))
+    n1, n2 = _shape(x1)[a1], _shape(x2)[a2]
+    if n1 != n2:
+        raise ValueError(f"vecdot: the vectors along axis {axis} have lengths {n1} and {n2} (shapes "
+                         f"{_shape(x1)} and {_shape(x2)})")
+    return sum(moveaxis(x1, a1, -1) * moveaxis(x2, a2, -1), axis=-1)   # real: traced values are
 
 
 def broadcast_arrays(*args):

@@ -129,9 +129,10 @@ def arange(*args, dtype=None, like=None, **kwargs):
     start, step = given.get("start", 0), given.get("step", 1)
     if not (_traced(start) or _traced(step)) or out.dtype.kind not in "fc":
         return out                               # integers are constants
+    # NumPy's own values, with the derivatives of start + k·step (the differences are zeros)
     k = np.arange(len(out), dtype=out.dtype)
-    values = start + k * step
-    return values if _dtype(values) == out.dtype else astype(values, out.dtype)
+    moved = (start - _primal(start)) + k * (step - _primal(step))
+    return out + (moved if _dtype(moved) == out.dtype else astype(moved, out.dtype))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):

@@ -95,17 +95,34 @@ def _resolve(shape, old, name):
 
 
 def ravel(a, order="C"):
-    """``numpy.ravel``; ``order="K"`` reads the elements in the order of their memory (axes
-    with negative strides reversed), as NumPy does."""
+    """``numpy.ravel``; ``order="K"`` takes the axes in the order of their strides in memory, as
+    NumPy does (an axis of negative stride is still read from its first element)."""
     if order == "K":
         p = np.asarray(_primal(a))
         if p.ndim < 2 or p.flags.c_contiguous or p.flags.f_contiguous:
             order = "A"
         else:
-            index = np.indices(p.shape).reshape(p.ndim, -1)
-            offsets = (index * np.abs(np.array(p.strides))[:, None]).sum(axis=0)
-            return getitem_p(reshape(a, (-1,)), (np.argsort(offsets, kind="stable"),))
+            # axes of negative stride keep their own direction: NumPy reverses the data there
+            return reshape(transpose(a, _memory_axes([abs(st) for st in p.strides])), (-1,))
     return reshape(a, (-1,), order=order)
+
+
+def _memory_axes(strides):
+    """The axes from the outermost to the innermost in memory, as NumPy's iterator orders them
+    for ``order="K"``: by decreasing stride, an axis of stride 0 (a broadcast) staying where
+    it is in C order."""
+    inner_first = list(range(len(strides)))[::-1]
+    for i in range(1, len(inner_first)):
+        axis, place = inner_first[i], i
+        for j in range(i - 1, -1, -1):
+            s0, s1 = strides[axis], strides[inner_first[j]]
+            if s0 and s1:
+                if s1 <= s0:
+                    break
+                place = j
+        if place != i:
+            inner_first.insert(place, inner_first.pop(i))
+    return tuple(inner_first[::-1])
 
 
 # ---- broadcast_to: the cotangent is summed back by the engine's unbroadcast

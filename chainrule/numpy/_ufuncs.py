@@ -359,7 +359,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 
 def _astype(x, dtype):
-    return x.astype(dtype)
+    return np.asarray(x).astype(dtype)          # x may be a Python float (a jvp's primal)
 
 
 _astype_p = primitive(_astype, name="astype")

@@ -19,8 +19,8 @@ Where a derivative exists only on part of the domain, the rule says so:
   the derivative contains ``inf``/``nan``.  ``eigvalsh`` and ``svdvals`` (or
   ``svd(..., compute_uv=False)``) have first derivatives that stay finite there.
 * ``pinv`` is differentiated where the rank is locally constant (e.g. full rank).
-* ``det``'s derivative is the transposed adjugate, also at a singular matrix (its second
-  derivatives there involve the SVD's, see ``svd``); ``slogdet`` needs an invertible matrix.
+* ``det``'s derivative is the transposed adjugate, from the cofactors at a singular matrix
+  (exact to any order there); ``slogdet`` needs an invertible matrix.
 * the 2-norm (and the Frobenius norm) of zero has gradient 0 (a subgradient), not ``nan``.
   So has the vector p-norm for any other ``p > 1``, whose second derivatives there are 0
   too; its value and derivatives are computed from ``x / max|x|``, so ``|x|ᵖ`` cannot
@@ -45,8 +45,8 @@ import numpy as np
 from .._core import Tensor, _dtype, _ndim, _primal, _shape, defjvp, defvjp, primitive, unbroadcast
 from ._indexing import getitem
 from ._products import matmul
-from ._reductions import cumprod, sum
-from ._shape import _axes, concatenate, reshape, swapaxes, transpose
+from ._reductions import sum
+from ._shape import _axes, reshape, swapaxes, transpose
 from ._ufuncs import absolute, sign, sqrt, where
 
 
@@ -217,20 +217,28 @@ def solve(a, b):
 # --------------------------------------------------------------------------- det, slogdet
 
 def _adjugate_T(x, ans):
-    """``adj(X)ᵀ``, the derivative of ``det X``: ``det(X) X⁻ᵀ`` where every matrix of the stack is
-    invertible; otherwise from the SVD ``X = U S Vᵀ``, as ``det(U) det(V) U adj(S) Vᵀ`` with
-    ``adj(S) = diag(∏_{j≠i} s_j)``, which a singular matrix has too (non-zero at rank n - 1)."""
+    """``adj(X)ᵀ``, the derivative of ``det X``: ``det(X) X⁻ᵀ`` for an invertible matrix, the
+    cofactors for a singular one (each matrix of a stack on its own)."""
     d = _primal(ans)
-    if np.all(d != 0):
+    singular = d == 0
+    if not np.any(singular):
         return reshape(ans, _shape(ans) + (1, 1)) * _T(inv(x))
-    u, s, vh = svd(x)
-    turns = np.linalg.det(_primal(u)) * np.linalg.det(_primal(vh))       # ±1, locally constant
-    ones = np.ones(_shape(s)[:-1] + (1,), _dtype(s))
-    before = cumprod(concatenate([ones, s[..., :-1]], axis=-1), axis=-1)           # ∏_{j<i} s_j
-    after = cumprod(concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]  # ∏_{j>i} s_j
-    others = before * after
-    return np.reshape(turns, np.shape(turns) + (1, 1)) * matmul(u * reshape(others, _shape(others)[:-1]
-                                                                            + (1, -1)), vh)
+    cofactors = _cofactors(x)
+    if np.all(singular):
+        return cofactors
+    invertible = (~singular)[..., None, None]
+    safe = where(invertible, x, np.eye(_shape(x)[-1], dtype=_float(x)))      # inv never sees a singular one
+    return where(invertible, reshape(ans, _shape(ans) + (1, 1)) * _T(inv(safe)), cofactors)
+
+
+def _cofactors(x):
+    """``C_ij = (-1)^(i+j) det(X without row i and column j)``, which is ``adj(X)ᵀ``, from one
+    ``det`` of the stacked minors: a polynomial in X, so every derivative is exact at any rank."""
+    n = _shape(x)[-1]
+    keep = np.array([[k for k in range(n) if k != i] for i in range(n)], dtype=np.intp).reshape(n, n - 1)
+    minors = getitem(x, (Ellipsis, keep[:, None, :, None], keep[None, :, None, :]))   # (..., n, n, n-1, n-1)
+    signs = np.where(np.add.outer(np.arange(n), np.arange(n)) % 2, -1, 1).astype(_float(x))
+    return _det_p(minors) * signs
 
 
 def _det_vjp(g, ans, x):
@@ -249,7 +257,8 @@ defjvp(_det_p, _det_jvp)
 
 
 def det(a):
-    """``numpy.linalg.det``; its derivative is ``adj(X)ᵀ``, a singular matrix's included."""
+    """``numpy.linalg.det``; its derivative is ``adj(X)ᵀ``: ``det(X) X⁻ᵀ``, or the cofactors of
+    a singular matrix (derivatives of every order exact there too)."""
     _square("det", a)
     return _det_p(a)
 
