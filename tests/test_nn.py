@@ -1065,3 +1065,16 @@ def test_apply_visits_every_module_children_first_and_returns_the_module():
             m.bias.data = np.full(m.bias.shape, 0.5)
     model.apply(set_biases)
     assert all(np.all(m.bias.data == 0.5) for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def test_a_child_registered_under_two_names_is_one_child_as_in_pytorch():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2, rng=0)
+            self.b = self.a
+
+    net, seen = Net(), []
+    net.apply(lambda m: seen.append(m))
+    assert [type(m).__name__ for m in seen] == ["Linear", "Net"]
+    assert [n for n, _ in net.named_children()] == ["a"] and list(net.children()) == [net.a]

@@ -198,7 +198,13 @@ class Module:
     # ---- traversal
 
     def named_children(self):
-        yield from self._modules.items()
+        """``(name, module)`` for each direct sub-module, once (a module registered under two
+        names is listed under the first), as in PyTorch."""
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
 
     def children(self):
         for _, m in self.named_children():
