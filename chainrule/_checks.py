@@ -1,6 +1,9 @@
-"""Hyper-parameters read as numbers, with errors that name their owner and the argument."""
+"""Hyper-parameters read as numbers, with errors that name their owner and the argument, and
+values shown in error messages."""
 
 from __future__ import annotations
+
+import numpy as np
 
 
 def real(owner, name, value):
@@ -22,3 +25,10 @@ def integer(owner, name, value):
         except (TypeError, ValueError, OverflowError):
             pass
     raise TypeError(f"{owner}: {name} must be an integer, got {value!r}")
+
+
+def shown(values, limit=6):
+    """The distinct ``values`` for an error message: ``[1, 5, ...]``."""
+    values = np.unique(values)
+    text = ", ".join(repr(v.item()) for v in values[:limit])
+    return f"[{text}{', ...' if values.size > limit else ''}]"

@@ -133,7 +133,6 @@ class _GradMode(threading.local):
     recorder = None               # a list collecting host calls while a step is recorded
 
 
-
 _grad_mode = _GradMode()
 _thread_id = threading.get_ident
 
@@ -145,13 +144,11 @@ class no_grad:
 
     def __new__(cls, func=None):
         # @no_grad, without parentheses, decorates func as @no_grad() does (as in PyTorch)
-        self = super().__new__(cls)
         if func is None:
-            return self
+            return super().__new__(cls)
         if not callable(func):
             raise TypeError(f"{cls.__name__}: expected a function to decorate, got {type(func).__name__}")
-        self.__init__()
-        return self(func)
+        return cls()(func)
 
     def __init__(self, func=None):
         # the modes to restore, per thread: one instance may be entered again while active, and

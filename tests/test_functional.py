@@ -1,6 +1,8 @@
 """The fused primitives of chainrule.nn.functional equal the composites they replace, in
 value and in derivatives of both modes to second order."""
 
+import mmap
+
 import numpy as np
 import pytest
 
@@ -179,7 +181,7 @@ def test_cross_entropy_with_few_or_many_classes_matches_the_textbook_formulas(n,
 
 
 @pytest.mark.parametrize("labels, error, message", [
-    ([0, 5, 1], ValueError, r"labels must be in \[0, 4\] for 5 classes, got \[5\] \(at 1 of 3"),
+    ([0, 5, 1], ValueError, r"labels must be in \[0, 4\] for 5 classes; got \[5\] \(at 1 of 3 positions"),
     ([0, -1, 1], ValueError, r"got \[-1\]"),
     ([0.0, 1.0, 2.0], TypeError, "labels must be integers, got dtype float64"),
 ])
@@ -196,18 +198,21 @@ def test_softmax_cross_entropy_rejects_labels_of_the_wrong_shape():
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_relu_zero_operand_is_read_only_zeros_with_or_without_a_memory_mapping(dtype, monkeypatch):
-    z = F._zeros(1000, dtype)
+    monkeypatch.setattr(F, "_filled_cache", {})
+    z = F._filled(0, 1000, dtype)
     assert z.dtype == dtype and z.shape == (1000,) and not z.flags.writeable
     assert not z.any() and not np.signbit(z).any()
-    assert F._zeros(10, dtype).ctypes.data == z.ctypes.data            # one block per dtype
+    assert F._filled(0, 10, dtype).ctypes.data == z.ctypes.data        # one block per dtype
+    if hasattr(mmap, "MAP_ANONYMOUS"):                                 # the kernel's zero page
+        assert isinstance(z.base.base.obj, mmap.mmap)
     with pytest.raises(ValueError, match="read-only"):
         z[0] = 1
 
     def refuse(*args, **kwargs):
         raise OSError("no anonymous mappings here")
     monkeypatch.setattr(F.mmap, "mmap", refuse)
-    monkeypatch.setattr(F, "_zeros_cache", {})
-    z = F._zeros(F._ZERO_CHUNK, dtype)
+    monkeypatch.setattr(F, "_filled_cache", {})
+    z = F._filled(0, F._ZERO_CHUNK, dtype)
     assert z.dtype == dtype and len(z) == F._ZERO_CHUNK and not z.flags.writeable and not z.any()
     x = rng.standard_normal(F._FAST_RELU_MIN * 2).astype(dtype)
     np.testing.assert_array_equal(F.relu(x), np.maximum(x, 0))

@@ -122,7 +122,7 @@ def test_labels_out_of_range_for_the_functional_loss_raise_the_ordinary_error_in
     assert _run(models, steps, _batches(4, (6,), 3, rng))[2:] == [True, True]
     x = rng.standard_normal((8, 6)).astype(np.float32)              # the recorded shape
     for s in steps:
-        with pytest.raises(ValueError, match=r"labels must be in \[0, 2\] for 3 classes, got \[3\]"):
+        with pytest.raises(ValueError, match=r"labels must be in \[0, 2\] for 3 classes; got \[3\]"):
             s(x, np.array([3, 1, 2, 1, 0, 0, 1, 2]))
     for p, q in zip(models[0].parameters(), models[1].parameters()):
         np.testing.assert_array_equal(p.data, q.data)   # no step was taken

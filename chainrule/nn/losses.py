@@ -27,8 +27,9 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
+from .._checks import shown
 from .._core import Tensor, _primal, _shape, host
-from .functional import _checked_softmax_cross_entropy
+from .functional import _checked_softmax_cross_entropy, _label_range
 from .module import Module
 
 __all__ = ["mse", "log_loss", "binary_cross_entropy", "cross_entropy", "nll_loss", "kl_div", "hinge",
@@ -55,12 +56,6 @@ def _check_reduction(name, reduction):
 
 def _values(x):
     return np.asarray(_primal(x))
-
-
-def _show(values, limit=6):
-    values = np.unique(values)
-    text = ", ".join(repr(v.item()) for v in values[:limit])
-    return f"[{text}{', ...' if values.size > limit else ''}]"
 
 
 def _verb(what, singular):
@@ -130,7 +125,7 @@ def _same_shape(name, pred, target, what="target"):
 def _check_in_unit_interval(name, what, v):
     bad = (v < 0) | (v > 1)
     if bad.any():
-        raise ValueError(f"{name}: {what} must lie in [0, 1]; got values {_show(v[bad])} "
+        raise ValueError(f"{name}: {what} must lie in [0, 1]; got values {shown(v[bad])} "
                          f"({int(bad.sum())} of {v.size} entries)")
 
 
@@ -140,10 +135,7 @@ def _check_rows_sum_to_one(name, tv):
     off = np.abs(sums - 1) > 1e-4
     if off.any():
         raise ValueError(f"{name}: target rows must sum to 1 (one-hot or a distribution); rows "
-                         f"{np.flatnonzero(off)[:6].tolist()} sum to {_show(sums[off])}")
-
-
-_UNSIGNED = {}       # a signed integer dtype: (the unsigned dtype of its width, its largest value)
+                         f"{np.flatnonzero(off)[:6].tolist()} sum to {shown(sums[off])}")
 
 
 @host
@@ -155,25 +147,9 @@ def _labels(name, labels, n, k):
     if y.dtype.kind == "f":
         _check_no_nan(name, "the labels", y)
         if not np.all(y == np.round(y)):
-            raise ValueError(f"{name}: labels must be integers, got {_show(y[y != np.round(y)])}")
+            raise ValueError(f"{name}: labels must be integers, got {shown(y[y != np.round(y)])}")
         y = y.astype(np.intp)
-    elif y.dtype.kind not in "iu":
-        raise TypeError(f"{name}: labels must be integers, got dtype {y.dtype}")
-    unsigned = _UNSIGNED.get(y.dtype) if y.dtype.kind == "i" and y.dtype.isnative else None
-    if unsigned is None and y.dtype.kind == "i" and y.dtype.isnative:
-        unsigned = _UNSIGNED[y.dtype] = (np.dtype(f"u{y.dtype.itemsize}"), np.iinfo(y.dtype).max)
-    if unsigned is not None and k <= unsigned[1] + 1:
-        # negative labels read as unsigned integers of the same width are ≥ 2^(bits-1) ≥ k:
-        # one reduction finds both kinds of bad label (the positions only when there are some)
-        if y.view(unsigned[0]).max(initial=0) < k:
-            return y
-        bad = y.view(unsigned[0]) >= k
-    else:
-        bad = (y < 0) | (y >= k)
-    if bad.any():
-        raise ValueError(f"{name}: labels must be in [0, {k - 1}] for {k} classes; got {_show(y[bad])} "
-                         f"(at {int(bad.sum())} of {n} positions)")
-    return y
+    return _label_range(name, y, k)
 
 
 def _scores_2d(name, x, what="scores"):
@@ -193,7 +169,7 @@ def _pm1_labels(name, y, pred_values):
         if np.all((v == 0) | (v == 1)):
             raise ValueError(f"{name}: labels must be -1 or +1, got 0/1 labels; map them to ±1 first "
                              "(y = 2 * y - 1)")
-        raise ValueError(f"{name}: labels must be -1 or +1; got {_show(v[bad])}")
+        raise ValueError(f"{name}: labels must be -1 or +1; got {shown(v[bad])}")
     return _real_target(name, y, pred_values, "the labels")[0]
 
 

@@ -422,7 +422,6 @@ class _NumberedMembers(Module):
         return self.__dict__[self._registry]
 
     def _renumber(self, members):
-        _edits[0] += 1                 # the members change even where no setattr follows (none left)
         for name in list(self._members()):
             self._forget(name)
         for k, m in enumerate(members):

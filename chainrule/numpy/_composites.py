@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Tensor, _ndim, _primal, _shape
+from .._core import _ndim, _primal, _shape
+from ._constructors import _traced
 from ._indexing import getitem
 from ._reductions import sum
 from ._shape import _axes, broadcast_to, concatenate, moveaxis
@@ -12,15 +13,11 @@ from ._shape import _axes, broadcast_to, concatenate, moveaxis
 __all__ = ["diff", "vecdot", "broadcast_arrays"]
 
 
-def _traced(*arrays):
-    return any(isinstance(a, Tensor) and a._trace is not None for a in arrays)
-
-
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """``numpy.diff``: the ``n``-th differences ``a[i+1] - a[i]`` along ``axis``, with ``prepend``
     and ``append`` (scalars are repeated across the other axes) joined on first."""
     kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
-    if not _traced(a, prepend, append):
+    if not (_traced(a) or _traced(prepend) or _traced(append)):
         return np.diff(_primal(a), n, axis, **{k: _primal(v) for k, v in kwargs.items()})
     if n < 0:
         raise ValueError(f"diff: order must be non-negative, got n={n}")
@@ -52,7 +49,7 @@ def _slice_along(extra, a, ax):
 def vecdot(x1, x2, /, *, axis=-1, **kwargs):
     """``numpy.vecdot``: ``Σ x1·x2`` over ``axis`` of each array (moved to the end of each before
     they broadcast); NumPy's own, ``conj(x1)`` included, on plain arrays."""
-    if not _traced(x1, x2):
+    if not (_traced(x1) or _traced(x2)):
         return np.vecdot(_primal(x1), _primal(x2), axis=axis, **kwargs)
     if kwargs:
         raise TypeError(f"vecdot: {', '.join(k + '=' for k in kwargs)} not supported on traced values")
@@ -61,7 +58,7 @@ def vecdot(x1, x2, /, *, axis=-1, **kwargs):
     if n1 != n2:
         raise ValueError(f"vecdot: the vectors along axis {axis} have lengths {n1} and {n2} (shapes "
                          f"{_shape(x1)} and {_shape(x2)})")
-    return sum(moveaxis(x1, a1, -1) * moveaxis(x2, a2, -1), axis=-1)   # real: traced values are
+    return sum(moveaxis(x1, a1, -1) * moveaxis(x2, a2, -1), axis=-1)   # traced values are real
 
 
 def broadcast_arrays(*args):
