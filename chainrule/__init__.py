@@ -3,7 +3,8 @@
 * ``chainrule.numpy`` — differentiable NumPy (``import chainrule.numpy as cnp``);
 * ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacobian``, ``jacobian_matrix``,
   ``hessian``, ``hvp`` — the functional transforms, nestable to any order;
-* ``Tensor``, ``tensor``, ``no_grad`` — the object API (``loss.backward()``);
+* ``Tensor``, ``tensor``, ``no_grad`` — the object API (``loss.backward()``), with
+  ``autograd.grad`` and ``create_graph=True`` for higher derivatives as in PyTorch;
 * ``gradcheck`` — derivatives against central finite differences.
 """
 
@@ -18,6 +19,7 @@ from ._core import Tensor, enable_grad, is_grad_enabled, no_grad  # isort: skip
 from ._tensor_methods import tensor  # isort: skip
 from .checkpoint import load, save  # isort: skip
 from . import explain  # isort: skip  (a callable module: chainrule.explain(f, x))
+from . import autograd  # isort: skip  (torch.autograd's grad and backward)
 from .gradcheck import GradcheckError, gradcheck  # isort: skip
 from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacobian_matrix,  # isort: skip
                          jacrev, jvp, value_and_grad, vjp)
@@ -27,4 +29,4 @@ __version__ = "0.1.0"
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
            "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "jacobian_matrix",
            "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "extend", "save",
-           "load", "explain"]
+           "load", "explain", "autograd"]

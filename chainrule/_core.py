@@ -446,11 +446,17 @@ def owns(g):
     return _owned[0] is g
 
 
-def backward_pass(roots, cotangents, retain_graph=True):
+def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capture=()):
     """Push cotangents from ``roots`` (nodes) to every reachable leaf.
 
     Nodes are visited newest first (a max-heap on creation order), so a node's cotangent
-    is complete before its rule runs.  Returns ``{leaf node: cotangent}``.
+    is complete before its rule runs.  Returns ``{leaf node: cotangent}``, with the complete
+    cotangents of the inner nodes in ``capture`` and of those whose Tensor called
+    ``retain_grad()`` (their ``leaf``) as well.
+
+    With ``create_graph`` the rules run on Tensors of the object API's trace that stand for
+    each node's inputs and output (``_operands``), so the cotangents they return are recorded
+    in turn and can be differentiated again.
     """
     grads = {}
     fresh = set()                  # nodes whose cotangent is an array only this walk refers to
@@ -474,6 +480,9 @@ def backward_pass(roots, cotangents, retain_graph=True):
             old = leaves.get(node)
             leaves[node] = g if old is None else _add_ct(old, g)
             continue
+        if node.leaf is not None or node in capture:      # complete now: kept, and not overwritten
+            leaves[node] = g
+            fresh.discard(node)
         vals = node.vals
         if vals is _FREED:
             raise RuntimeError(
@@ -503,6 +512,8 @@ def backward_pass(roots, cotangents, retain_graph=True):
         if prim.multiple:
             g = _fill_ct(tuple(g), node.ans)
         ans, kw = node.ans, node.kw
+        if create_graph:
+            vals, ans = _operands(node)
         broadcasts = prim.broadcasts
         nb = _ndim(g) - _ndim(ans) if broadcasts else 0
         parents = node.parents
@@ -555,6 +566,87 @@ def backward_pass(roots, cotangents, retain_graph=True):
             if not prim.multiple:
                 node.ans = None
     return leaves
+
+
+def run_backward(outputs, grads, retain_graph, create_graph, inputs, where):
+    """``backward()`` of several outputs together; ``where`` names the caller in errors."""
+    roots, seeds = _roots(outputs, grads, where)
+    only = None if inputs is None else _input_nodes(inputs, where)
+    leaves = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
+                           create_graph, () if only is None else only)
+    store_grads(leaves, seeds, only)
+
+
+def _roots(outputs, grads, where):
+    """The outputs' nodes and cotangents."""
+    roots, seeds = [], []
+    for k, (out, grad) in enumerate(zip(outputs, grads, strict=True)):
+        node, seed = _seed(out, grad, where if len(outputs) == 1 else f"{where}, output {k},")
+        roots.append(node)
+        seeds.append(seed)
+    return roots, seeds
+
+
+def _seed(out, grad, what):
+    """``out``'s node and the cotangent it starts from: ``grad``, or 1 for a scalar."""
+    if not isinstance(out, Tensor) or out._trace is not _GLOBAL:
+        if isinstance(out, Tensor) and out._trace is not None:
+            raise RuntimeError(
+                f"{what} on a value traced by a transform (grad, jacobian, jvp, ...): inside the "
+                "transformed function, return the value and let the transform differentiate it")
+        raise RuntimeError(
+            f"{what} on a {'tensor' if isinstance(out, Tensor) else type(out).__name__} that does "
+            "not require grad: no input of the computation was created with requires_grad=True "
+            "(or it ran under no_grad())")
+    value = out._value
+    shape = value.shape if type(value) is np.ndarray else _shape(value)
+    if grad is None:
+        if shape and math.prod(shape) != 1:
+            raise RuntimeError(
+                f"{what} without a gradient needs a scalar output, got shape {shape}; pass "
+                "grad= (an array shaped like the output), e.g. loss.sum().backward()")
+        return out._node, np.ones(shape, _dtype(value))
+    grad = grad._value if isinstance(grad, Tensor) and grad._trace is None else grad
+    if _shape(grad) != shape:
+        raise ValueError(f"{what}: grad has shape {_shape(grad)} but the tensor has shape {shape}")
+    return out._node, grad
+
+
+def _input_nodes(inputs, where):
+    """``{node: Tensor}`` for the Tensors whose gradients are asked for."""
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    nodes = {}
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or t._trace is not _GLOBAL:
+            raise ValueError(f"{where}: inputs[{k}] is a {type(t).__name__} that does not require grad; "
+                             "gradients are only computed for Tensors with requires_grad=True and "
+                             "the results of operations on them")
+        nodes[t._node] = t
+    return nodes
+
+
+def _operands(node):
+    """A node's inputs and output as Tensors of the object API's trace, joined to the graph where
+    the originals were (an input to its parent node, the output to the node itself) and sharing
+    their version counters: what a rule computes from them is recorded, for ``create_graph``."""
+    vals = list(node.vals)
+    cells = {i: cell for cell, _, i in node.saved or ()}
+    for i, parent in node.parents:
+        if isinstance(vals[i], Tensor):
+            raise NotImplementedError(
+                f"backward(create_graph=True) through {node.prim.name} applied inside a transform "
+                "(grad, jvp, ...): take higher derivatives with the transforms instead")
+        vals[i] = t = Tensor._make(vals[i], _GLOBAL, parent, None)
+        t._version = cells.get(i)
+    ans = node.ans
+    if node.prim.multiple:
+        ans = tuple(Tensor._make(v, _GLOBAL, Node(_Project(j), None, None, v, ((0, node),)), None)
+                    for j, v in enumerate(ans))
+    else:
+        ans = Tensor._make(ans, _GLOBAL, node, None)
+        ans._version = cells.get(-1)
+    return vals, ans
 
 
 def _check_cotangent(prim, i, c, g, ans, value):
@@ -617,17 +709,27 @@ def _deliver(c, i, parent, vals, nb, broadcasts, made, grads, fresh, leaves, hea
         fresh.add(parent)
 
 
-def store_grads(leaves, seed):
-    """Add each leaf's cotangent from ``backward_pass`` to its Tensor's ``.grad``."""
-    seen = {id(seed)}
-    for node, g in leaves.items():
-        ref = node.leaf
-        leaf = ref() if ref is not None else None
-        if leaf is None:
-            continue
-        if leaf.grad is not None:                 # accumulate into a new array of the leaf's dtype
-            leaf.grad = np.asarray(leaf.grad + g, dtype=leaf._value.dtype)
-            continue
+def store_grads(leaves, seeds, only=None):
+    """Add each cotangent from ``backward_pass`` to the ``.grad`` of its Tensor: a leaf's, or a
+    non-leaf's that called ``retain_grad()``; with ``only`` (``{node: Tensor}``) just those
+    Tensors'. A cotangent recorded by ``create_graph`` stays a Tensor, to be differentiated."""
+    seen = set(map(id, seeds))
+    for node, g in (leaves.items() if only is None else [(n, leaves[n]) for n in only if n in leaves]):
+        if only is None:
+            ref = node.leaf
+            leaf = ref() if ref is not None else None
+            if leaf is None:
+                continue
+        else:
+            leaf = only[node]
+        old = leaf.grad
+        if old is not None or type(g) is not np.ndarray:
+            if isinstance(g, Tensor) or isinstance(old, Tensor):      # recorded by create_graph
+                leaf.grad = g if old is None else old + g
+                continue
+            if old is not None:                   # accumulate into a new array of the leaf's dtype
+                leaf.grad = np.asarray(old + g, dtype=leaf._value.dtype)
+                continue
         # the first gradient is the leaf's own writable array: not the seed, not a
         # broadcast view, not an array another leaf got too (rules may pass g through)
         dtype = leaf._value.dtype
@@ -838,34 +940,35 @@ class Tensor:
     def is_leaf(self):
         return self._node is None or self._node.prim is None
 
-    def backward(self, grad=None, retain_graph=False, *, gradient=None):
-        """Accumulate ``∂self/∂leaf`` (contracted with ``grad``) into the ``.grad`` of leaves.
-        ``gradient=`` is PyTorch's name for ``grad``."""
+    def backward(self, grad=None, retain_graph=None, create_graph=False, inputs=None, *, gradient=None):
+        """Accumulate ``∂self/∂leaf`` (contracted with ``grad``) into the ``.grad`` of leaves, and
+        of Tensors that called ``retain_grad()``. As in PyTorch: ``gradient=`` is another name
+        for ``grad``; ``create_graph=True`` records the backward pass itself, so the gradients
+        are Tensors that can be differentiated again (``retain_graph`` then defaults to True);
+        ``inputs`` (Tensors) limits the ``.grad`` written to theirs."""
         if gradient is not None:
             if grad is not None:
                 raise TypeError("backward(): give the output's cotangent once, as grad or as gradient")
             grad = gradient
+        if create_graph or inputs is not None:
+            return run_backward((self,), (grad,), retain_graph, create_graph, inputs, "backward()")
+        node, seed = _seed(self, grad, "backward()")
+        store_grads(backward_pass((node,), (seed,), bool(retain_graph)), (seed,))
+
+    def retain_grad(self):
+        """Keep this non-leaf Tensor's gradient in ``.grad`` at the next ``backward()`` (a leaf
+        keeps its own already), as in PyTorch."""
         if self._trace is not _GLOBAL:
-            if self._trace is not None:
-                raise RuntimeError(
-                    "backward() on a value traced by a transform (grad, jacobian, jvp, ...): inside "
-                    "the transformed function, return the value and let the transform differentiate it")
-            raise RuntimeError(
-                "backward() on a tensor that does not require grad: no input of the computation "
-                "was created with requires_grad=True (or it ran under no_grad())")
-        if grad is None:
-            shape = _shape(self._value)
-            if math.prod(shape) != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {shape}; "
-                    "pass grad= (an array shaped like the output), e.g. loss.sum().backward()")
-            grad = np.ones(shape, _dtype(self._value))
-        else:
-            grad = grad._value if isinstance(grad, Tensor) and grad._trace is None else grad
-            if _shape(grad) != self.shape:
-                raise ValueError(
-                    f"backward(): grad has shape {_shape(grad)} but the tensor has shape {self.shape}")
-        store_grads(backward_pass([self._node], [grad], retain_graph), grad)
+            raise RuntimeError("retain_grad() on a tensor that does not require grad (nothing will "
+                               "compute its gradient)")
+        if self._node.prim is not None:
+            self._node.leaf = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        """Whether ``backward()`` will keep this non-leaf Tensor's gradient (``retain_grad()``)."""
+        node = self._node
+        return node is not None and node.prim is not None and node.leaf is not None
 
     def detach(self):
         """The same values (the same memory), cut from the graph: a constant Tensor.

@@ -397,7 +397,7 @@ class TrainStep:
         if self.check is not None:
             self.check(float(value))
         seed = np.ones(np.shape(value), np.asarray(value).dtype)
-        store_grads(backward_pass([nodes[program.loss]], [seed], retain_graph=False), seed)
+        store_grads(backward_pass([nodes[program.loss]], [seed], retain_graph=False), (seed,))
         self.optimizer.step()
         self.outputs = np.asarray(values[program.outputs])
         self.replayed = True

@@ -662,15 +662,19 @@ class ParameterDict(_KeyedMembers):
         return _parameters_repr(self)
 
 
-def functional_call(module, params, *args, **kwargs):
+def functional_call(module, params, args=(), kwargs=None):
     """Call ``module(*args, **kwargs)`` with some parameters replaced by the values in ``params``.
 
     ``params`` maps dotted names (as in ``named_parameters()``) to arrays or traced values.  This
     makes a module a function of its parameters, so the transforms apply to it:
-    ``grad(lambda w: loss(functional_call(model, {"weight": w}, x), y))(w0)``.  A parameter
-    shared by several modules (tied weights) is replaced wherever it is used, under any of its
-    names, as ``torch.func.functional_call`` does.
+    ``grad(lambda w: loss(functional_call(model, {"weight": w}, x), y))(w0)``.  As in
+    ``torch.func.functional_call``, ``args`` is a tuple of positional arguments or one argument
+    that is not a tuple, and a parameter shared by several modules (tied weights) is replaced
+    wherever it is used, under any of its names.
     """
+    if not isinstance(args, tuple):
+        args = (args,)
+    kwargs = {} if kwargs is None else kwargs
     owners = {}
     for mname, m in module.named_modules():
         for pname in m._parameters:
