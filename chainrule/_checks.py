@@ -32,3 +32,11 @@ def shown(values, limit=6):
     values = np.unique(values)
     text = ", ".join(repr(v.item()) for v in values[:limit])
     return f"[{text}{', ...' if values.size > limit else ''}]"
+
+
+def refused_keywords(name, names):
+    """The ``TypeError`` for keywords a function takes on plain arrays but not on tensors, with a
+    hint when they are PyTorch's spellings (``dim=``, ``keepdim=``) of NumPy's."""
+    hint = "; the names are NumPy's: axis=, keepdims=" if {"dim", "keepdim"} & set(names) else ""
+    return TypeError(f"{name}: {', '.join(k + '=' for k in names)} "
+                     f"{'is' if len(names) == 1 else 'are'} not supported on tensors{hint}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import numpy as cnp
+from ._checks import refused_keywords
 from ._core import _GLOBAL, Tensor, _grad_mode, _primal, bump_version
 
 __all__ = ["tensor"]
@@ -222,9 +223,29 @@ _method("permute", lambda self, *dims: cnp.transpose(self, _shape_args(dims)))
 _method("unsqueeze", lambda self, dim: cnp.expand_dims(self, dim))
 _method("numel", lambda self: int(np.size(_primal(self))))
 _method("dim", lambda self: int(np.ndim(_primal(self))))
-_method("transpose", lambda self, *axes: cnp.transpose(self, _shape_args(axes) or None))
+
+
+def _transpose(self, *axes):
+    if len(axes) == 2 == self.ndim and [a % 2 for a in axes if isinstance(a, int)] == [0, 1]:
+        # NumPy reads (0, 1) as the order of all the axes (no change), PyTorch as two axes to swap
+        raise ValueError(f"transpose{tuple(axes)} of a 2-D tensor changes nothing as NumPy reads it (the "
+                         "new order of all axes) but swaps the axes as PyTorch reads it; write t.T or "
+                         "t.swapaxes(0, 1) for the swap, t.transpose((0, 1)) for no change")
+    return cnp.transpose(self, _shape_args(axes) or None)
+
+
+_method("transpose", _transpose)
 _method("ravel", lambda self, order="C": cnp.ravel(self, order))
-_method("flatten", lambda self, order="C": cnp.ravel(self, order))
+
+
+def _flatten(self, order="C"):
+    if not isinstance(order, str):            # PyTorch's flatten(start_dim)
+        raise TypeError(f"flatten: order must be 'C', 'F', 'A' or 'K' (NumPy's flatten), got {order!r}; "
+                        "for PyTorch's flatten(start_dim) reshape: t.reshape(t.shape[:start_dim] + (-1,))")
+    return cnp.ravel(self, order)
+
+
+_method("flatten", _flatten)
 _method("sum", lambda self, axis=None, dtype=None, out=None, keepdims=False, **kwargs:
         cnp.sum(self, axis, dtype, out, keepdims=keepdims, **kwargs))
 _method("mean", lambda self, axis=None, dtype=None, out=None, keepdims=False, **kwargs:
@@ -247,6 +268,8 @@ _DEFERRED = ["max", "min", "prod", "var", "std", "cumsum", "cumprod", "squeeze",
 
 def _deferred(name):
     def method(self, *args, **kwargs):
+        if "dim" in kwargs or "keepdim" in kwargs:
+            raise refused_keywords(name, sorted(k for k in kwargs if k in ("dim", "keepdim")))
         return getattr(cnp, name)(self, *args, **kwargs)
     method.__name__ = name
     method.__doc__ = f"``chainrule.numpy.{name}(self, ...)``."

@@ -17,6 +17,7 @@ then renamed over the target, so a crash or a full disk leaves the previous file
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -63,7 +64,8 @@ _RESERVED = ("chainrule_version",)      # filled in by save itself
 
 
 def save(path, model, optimizer=None, /, **metadata):
-    """Write ``model`` (and ``optimizer``, and ``metadata``) to ``path`` atomically.
+    """Write ``model`` (a Module, or its ``state_dict()``; and ``optimizer``, and ``metadata``)
+    to ``path`` atomically.
 
     ``path``, ``model`` and ``optimizer`` are positional, so any name is free for metadata:
     ``save(p, model, opt, path="runs/a")`` stores ``path`` as metadata.  ``metadata`` values must
@@ -78,10 +80,16 @@ def save(path, model, optimizer=None, /, **metadata):
                          "choose another name")
     if hasattr(metadata.get("optimizer"), "param_groups"):
         raise TypeError("save: the optimizer is positional: save(path, model, optimizer, **metadata)")
+    if not isinstance(path, (str, os.PathLike)):
+        hint = (" (torch.save(obj, path) has them the other way round)"
+                if isinstance(model, (str, os.PathLike)) else "")
+        raise TypeError(f"save: the path comes first, save(path, model, optimizer=None, **metadata); "
+                        f"got a {type(path).__name__} as the path{hint}")
+    state = model if isinstance(model, dict) else model.state_dict()
     st = _safetensors()
     path = Path(path)
     tensors = {}
-    for name, value in model.state_dict().items():
+    for name, value in state.items():
         tensors[f"model.{name}"] = _c_ordered(value)
     header = {"format": _FORMAT, "chainrule_version": __version__,
               "metadata": _to_json("metadata", metadata)}

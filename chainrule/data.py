@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import write_atomic
+from ._random import fresh_generator
 
 __all__ = ["DataLoader", "load_digits", "load_mnist", "load_fashion_mnist", "data_home"]
 
@@ -47,17 +48,16 @@ class DataLoader:
     ``for xb, yb in DataLoader(X, y, batch_size=32)`` yields tuples of slices, one per array
     (a tuple even for a single array).  With ``shuffle=True`` every pass draws a fresh
     permutation from a ``numpy.random.Generator`` seeded by ``seed`` (an int, ``None`` for
-    fresh entropy, or a Generator to draw from); ``drop_last=True`` skips a final batch
+    fresh entropy or, after ``chainrule.manual_seed``, a generator spawned from its, or a
+    Generator to draw from); ``drop_last=True`` skips a final batch
     smaller than ``batch_size``.
 
     The order is a pure function of the generator's state when a pass begins, so
     ``state_dict()`` taken between passes and ``load_state_dict()`` into a new loader make it
     continue with exactly the orders the first one would have drawn.
 
-    Without shuffling the batches are *views* of the arrays (basic slices, no copy, which keeps
-    a pass cheap): writing into a batch writes into the dataset.  Copy a batch
-    (``xb = xb.copy()``) before modifying it in place.  Shuffled batches are copies (gathered
-    rows).
+    Batches are new arrays, as PyTorch's are: a batch changed in place (``xb -= xb.mean(0)``)
+    leaves the dataset as it was.
     """
 
     def __init__(self, *arrays, batch_size, shuffle=False, seed=None, drop_last=False):
@@ -84,7 +84,10 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if isinstance(seed, np.random.Generator):
+            self.rng = seed
+        else:
+            self.rng = fresh_generator() if seed is None else np.random.default_rng(seed)
 
     @property
     def num_samples(self):
@@ -104,7 +107,7 @@ class DataLoader:
                 yield tuple(a[idx] for a in self.arrays)
         else:
             for start in range(0, stop, b):
-                yield tuple(a[start:start + b] for a in self.arrays)
+                yield tuple(a[start:start + b].copy() for a in self.arrays)
 
     def state_dict(self):
         """The generator's state (JSON-serialisable), to be restored between passes."""

@@ -256,3 +256,16 @@ def test_an_optimizer_state_that_is_refused_leaves_the_model_as_it_was(tmp_path)
     with pytest.raises(ValueError, match="saved by Adam, not SGD"):
         checkpoint.load(path, other, optim.SGD(other.parameters(), lr=0.1))
     _same_state(before, other.state_dict())
+
+
+def test_a_state_dict_saves_like_its_model_and_torch_habits_get_a_clear_error(tmp_path):
+    model = nn.Linear(3, 2, rng=0)
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, model.state_dict())
+    other = nn.Linear(3, 2, rng=1)
+    checkpoint.load(path, other)
+    np.testing.assert_array_equal(other.weight.numpy(), model.weight.numpy())
+    with pytest.raises(TypeError, match=r"the path comes first.*got a dict as the path \(torch.save"):
+        checkpoint.save(model.state_dict(), path)
+    with pytest.raises(TypeError, match=r"got the metadata that chainrule.load returns.*load\(path, model\)"):
+        other.load_state_dict(checkpoint.load(path))

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule import data
+import chainrule as cr
+from chainrule import _random, data, nn
 from chainrule.data import DataLoader
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -294,14 +295,41 @@ def test_the_fashion_loader_pointed_at_mnist_says_so_instead_of_calling_valid_fi
         data.load_mnist(root=SHARED / "fashion-mnist", download=False)
 
 
-def test_unshuffled_batches_are_documented_views_and_shuffled_ones_copies():
+def test_batches_are_copies_so_changing_one_in_place_leaves_the_dataset_alone():
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
-    xb, _ = next(iter(DataLoader(X, y, batch_size=4)))
-    assert np.shares_memory(xb, X)
-    xs, _ = next(iter(DataLoader(X, y, batch_size=4, shuffle=True, seed=0)))
-    assert not np.shares_memory(xs, X)
-    doc = " ".join(DataLoader.__doc__.split())
-    assert "batches are *views* of the arrays" in doc and "xb = xb.copy()" in doc
+    for shuffle in (False, True):
+        for _ in range(2):                                  # two passes: nothing compounds
+            for xb, yb in DataLoader(X, y, batch_size=4, shuffle=shuffle, seed=0):
+                assert not np.shares_memory(xb, X) and not np.shares_memory(yb, y)
+                xb -= xb.mean(0)
+                yb[:] = -1
+        np.testing.assert_array_equal(X, np.arange(20.0).reshape(10, 2))
+        np.testing.assert_array_equal(y, np.arange(10))
+
+
+def test_manual_seed_makes_unseeded_draws_reproducible(request):
+    def draws():
+        weights = nn.Linear(3, 2).weight.numpy().copy()
+        order = np.concatenate([b for (b,) in DataLoader(np.arange(12), batch_size=4, shuffle=True)])
+        mask = np.asarray(nn.Dropout(0.5).train()(np.ones(8)))
+        return weights, order, mask
+
+    request.addfinalizer(lambda: _random._seeded.__setitem__(0, None))   # fresh entropy again
+    cr.manual_seed(3)
+    first = draws()
+    cr.manual_seed(3)
+    second = draws()
+    cr.manual_seed(4)
+    other = draws()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[1], other[1])
+    # an explicit seed still wins, whatever manual_seed says
+    cr.manual_seed(5)
+    seeded = nn.Linear(3, 2, rng=1).weight.numpy()
+    np.testing.assert_array_equal(seeded, nn.Linear(3, 2, rng=1).weight.numpy())
+    with pytest.raises(ValueError, match="manual_seed: seed must be a non-negative integer, got -1"):
+        cr.manual_seed(-1)
 
 
 def test_missing_files_name_the_options_of_the_caller():

@@ -1078,3 +1078,26 @@ def test_a_child_registered_under_two_names_is_one_child_as_in_pytorch():
     net.apply(lambda m: seen.append(m))
     assert [type(m).__name__ for m in seen] == ["Linear", "Net"]
     assert [n for n, _ in net.named_children()] == ["a"] and list(net.children()) == [net.a]
+
+
+def test_a_tuple_input_is_refused_by_name_instead_of_becoming_a_batch_of_batches():
+    # a DataLoader over one array yields 1-tuples; np.asarray((xb,)) would have shape (1, N, F)
+    from chainrule.data import DataLoader
+    model = nn.MLP([3, 4, 2], rng=0)
+    for batch in DataLoader(np.ones((5, 3)), batch_size=2):
+        with pytest.raises(TypeError, match=r"MLP\(sizes=\[3, 4, 2\].*a tuple of 1.*for \(xb,\) in loader"):
+            model(batch)
+        assert model(batch[0]).shape == (len(batch[0]), 2)
+    with pytest.raises(TypeError, match=r"Linear\(in_features=3.*tuple of 2"):
+        nn.Linear(3, 1)((np.ones(3), np.ones(3)))
+
+
+def test_subpackages_are_attributes_of_the_package():
+    import subprocess
+    import sys
+    code = ("import chainrule as cr; print(cr.nn.Linear.__name__, cr.optim.SGD.__name__, "
+            "cr.data.DataLoader.__name__, 'nn' in dir(cr))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["Linear", "SGD", "DataLoader", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'nnn'"):
+        cr.nnn  # noqa: B018

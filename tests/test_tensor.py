@@ -479,6 +479,10 @@ def test_reduction_keywords_numpy_has_and_chainrule_does_not_differentiate():
         cnp.sum(t, where=m)
     with pytest.raises(TypeError, match="sum: dim= is not supported on tensors; the names are NumPy's"):
         t.sum(dim=1)
+    with pytest.raises(TypeError, match="argmax: dim= is not supported on tensors; the names are NumPy's"):
+        t.argmax(dim=1)
+    with pytest.raises(TypeError, match="squeeze: dim= is not supported on tensors"):
+        t.squeeze(dim=0)
     with pytest.raises(ValueError, match="mT: matrix transpose with ndim < 2 is undefined"):
         _ = cr.tensor([1.0, 2.0]).mT
     with pytest.raises(TypeError, match="view: expects a shape.*use astype"):
@@ -541,3 +545,17 @@ def test_scipy_ufuncs_named_as_numpys_are_differentiated_as_numpys():
     x = np.array([0.5, 1.5])
     np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(ss.expm1(v)))(x), np.exp(x))
     np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(ss.log1p(v)))(x), 1 / (1 + x))
+
+
+def test_where_numpy_and_pytorch_read_a_call_differently_the_tensor_refuses_to_guess():
+    t = leaf(np.arange(6.0).reshape(2, 3))
+    for axes in ((0, 1), (-2, -1), (0, -1)):
+        with pytest.raises(ValueError, match=r"transpose\(.*\) of a 2-D tensor changes nothing as NumPy "
+                                             r"reads it .* swaps the axes as PyTorch reads it; write t.T"):
+            t.transpose(*axes)
+    assert t.transpose(1, 0).shape == t.transpose().shape == (3, 2)       # both libraries agree
+    assert t.transpose((0, 1)).shape == (2, 3)                            # NumPy's tuple: unambiguous
+    assert leaf(np.ones((2, 3, 4))).transpose(2, 0, 1).shape == (4, 2, 3)
+    with pytest.raises(TypeError, match=r"flatten: order must be .*got 1; for PyTorch's flatten\(start"):
+        t.flatten(1)
+    assert t.flatten().shape == (6,)

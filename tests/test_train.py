@@ -225,7 +225,7 @@ def test_fit_with_replay_follows_callbacks_and_forwards_like_the_ordinary_run(ca
         np.testing.assert_array_equal(p0[k], p1[k])
     np.testing.assert_array_equal(X0, X1)
     if case == "write into the batch":
-        assert (X1[:, 0] == 0).all()
+        assert (X1[:, 0] != 0).all()                 # batches are copies: the dataset is left alone
         assert len(w1) == 1 and "changes an array in place" in w1[0]
     else:
         assert not w1

@@ -266,6 +266,12 @@ class Module:
         ``(missing_keys, unexpected_keys)``.
         """
         own = dict(self.named_parameters())
+        if not isinstance(state, dict) or "chainrule_version" in state:
+            what = ("the metadata that chainrule.load returns" if isinstance(state, dict)
+                    else f"a {type(state).__name__}")
+            raise TypeError(f"load_state_dict of {type(self).__name__}: expected a dict of arrays by "
+                            f"parameter name (model.state_dict()), got {what}; a checkpoint file is "
+                            "loaded into a model with chainrule.load(path, model)")
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         wrong = [f"{k}: checkpoint {np.shape(state[k])}, model {own[k].shape}"

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from .._checks import refused_keywords
 from .._core import Tensor, _dtype, _ndim, _primal, _shape, defjvp, defvjp, primitive
 from ._indexing import getitem, normalize_index, scatter_add
 from ._shape import _broadcast_p, _nb, _reshape_p, _transpose_p, broadcast_to, ravel
@@ -104,11 +105,7 @@ def _numpy_only(name, np_fn, a, out, kwargs, **given):
     ``where=``, ``initial=``): what NumPy returns on plain arrays, refused on tensors."""
     if not isinstance(a, Tensor):
         return np_fn(a, out=out, **given, **kwargs)
-    names = (["out"] if out is not None else []) + sorted(kwargs)
-    hint = ("; the names are NumPy's: axis=, keepdims=" if {"dim", "keepdim"} & set(kwargs)
-            else "")
-    raise TypeError(f"{name}: {', '.join(k + '=' for k in names)} "
-                    f"{'is' if len(names) == 1 else 'are'} not supported on tensors{hint}")
+    raise refused_keywords(name, (["out"] if out is not None else []) + sorted(kwargs))
 
 
 def _integers(dtype):
