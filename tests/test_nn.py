@@ -216,6 +216,9 @@ def test_linear_computes_x_times_w_transposed_plus_b():
     nn.MLP([3, 4, 2], activation="tanh", output_activation="logistic", rng=0),
     nn.MLP([3, 4, 2], activation="maxout", rng=0),
     nn.Identity(),
+    nn.Softmax(dim=1),
+    nn.LogSoftmax(dim=0),
+    nn.Sequential(nn.Linear(3, 2, rng=0), nn.LogSoftmax()),
 ], ids=lambda m: repr(m).split("\n")[0])
 def test_layer_passes_gradcheck_in_its_input_and_parameters(module):
     x = np.random.default_rng(5).normal(size=(4, 3))
@@ -1101,3 +1104,21 @@ def test_subpackages_are_attributes_of_the_package():
     assert out.split() == ["Linear", "SGD", "DataLoader", "True"]
     with pytest.raises(AttributeError, match="no attribute 'nnn'"):
         cr.nnn  # noqa: B018
+
+
+def test_softmax_flatten_modules_match_their_definitions():
+    x = np.random.default_rng(2).normal(size=(2, 3, 4))
+    p = nn.Softmax(dim=1)(x)
+    np.testing.assert_allclose(p, np.exp(x) / np.exp(x).sum(1, keepdims=True), rtol=1e-14)
+    np.testing.assert_allclose(nn.LogSoftmax(dim=-1)(x), np.log(np.exp(x) / np.exp(x).sum(-1, keepdims=True)),
+                               rtol=1e-13)
+    assert nn.Flatten()(x).shape == (2, 12) and nn.Flatten(0)(x).shape == (24,)
+    assert nn.Flatten(0, 1)(x).shape == (6, 4) and nn.Flatten(-2)(x).shape == (2, 12)
+    t = cr.tensor(x, requires_grad=True)
+    (nn.Flatten()(t) * np.arange(12.0)).sum().backward()
+    np.testing.assert_array_equal(t.grad, np.broadcast_to(np.arange(12.0).reshape(3, 4), (2, 3, 4)))
+    with pytest.raises(ValueError, match=r"Flatten\(start_dim=3, end_dim=-1\): no axes 3..-1 to merge in an "
+                                         r"input of shape \(2, 3, 4\)"):
+        nn.Flatten(3)(x)
+    with pytest.raises(TypeError, match="Softmax: dim must be an integer axis, got None"):
+        nn.Softmax(dim=None)

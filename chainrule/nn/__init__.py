@@ -9,31 +9,42 @@ layers (``Linear``, ``Neuron``, ``Maxout``, ``MLP``, ``Dropout``, ...) are Modul
 from __future__ import annotations
 
 from . import activations, init, losses
-from .activations import Identity, LeakyReLU, Logistic, ReLU, Sigmoid, Softplus, Tanh, get_activation
-from .layers import MLP, Dropout, Linear, Maxout, Neuron
+from .activations import (
+                          Identity,
+                          LeakyReLU,
+                          Logistic,
+                          LogSoftmax,
+                          ReLU,
+                          Sigmoid,
+                          Softmax,
+                          Softplus,
+                          Tanh,
+                          get_activation,
+)
+from .layers import MLP, Dropout, Flatten, Linear, Maxout, Neuron
 from .losses import (
-    CrossEntropyLoss,
-    HingeLoss,
-    KLDivLoss,
-    LogLoss,
-    MSELoss,
-    MultiClassHingeLoss,
-    NLLLoss,
-    SquaredHingeLoss,
+                          CrossEntropyLoss,
+                          HingeLoss,
+                          KLDivLoss,
+                          LogLoss,
+                          MSELoss,
+                          MultiClassHingeLoss,
+                          NLLLoss,
+                          SquaredHingeLoss,
 )
 from .module import (
-    Module,
-    ModuleDict,
-    ModuleList,
-    Parameter,
-    ParameterDict,
-    ParameterList,
-    Sequential,
-    functional_call,
+                          Module,
+                          ModuleDict,
+                          ModuleList,
+                          Parameter,
+                          ParameterDict,
+                          ParameterList,
+                          Sequential,
+                          functional_call,
 )
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
-           "functional_call", "Linear", "Neuron", "Maxout", "MLP", "Dropout", "Identity", "Sigmoid",
-           "Logistic", "Tanh", "ReLU", "LeakyReLU", "Softplus", "get_activation", "MSELoss", "LogLoss",
-           "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "HingeLoss", "SquaredHingeLoss", "MultiClassHingeLoss",
-           "activations", "init", "losses"]
+           "functional_call", "Linear", "Neuron", "Maxout", "MLP", "Dropout", "Flatten", "Identity",
+           "Sigmoid", "Logistic", "Tanh", "ReLU", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax",
+           "get_activation", "MSELoss", "LogLoss", "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "HingeLoss",
+           "SquaredHingeLoss", "MultiClassHingeLoss", "activations", "init", "losses"]

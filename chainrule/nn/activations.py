@@ -20,7 +20,7 @@ from .module import Module
 
 __all__ = ["identity", "linear", "logistic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
            "maxout", "get_activation", "activation_module", "Identity", "Sigmoid", "Logistic", "Tanh",
-           "ReLU", "LeakyReLU", "Softplus", "Function", "activation_name"]
+           "ReLU", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "Function", "activation_name"]
 
 
 def identity(x):
@@ -164,6 +164,35 @@ class LeakyReLU(Module):
 class Softplus(Module):
     def forward(self, x):
         return softplus(x)
+
+
+class Softmax(Module):
+    """``softmax`` along ``dim`` (PyTorch's name for the axis) as a module: rows of
+    probabilities. For training, give the logits to ``cross_entropy`` instead, which is exact
+    where the probabilities round to 0."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = _axis("Softmax", dim)
+
+    def forward(self, x):
+        return special.softmax(x, axis=self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """``log softmax`` along ``dim`` as a module: the log-probabilities ``nll_loss`` takes."""
+
+    def forward(self, x):
+        return special.log_softmax(x, axis=self.dim)
+
+
+def _axis(owner, dim):
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{owner}: dim must be an integer axis, got {dim!r}")
+    return int(dim)
 
 
 _MODULES = {

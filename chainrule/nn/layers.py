@@ -16,7 +16,7 @@ from .activations import Identity, ReLU, activation_module, activation_name, get
 from .init import as_generator, by_name
 from .module import Module, Parameter, Sequential
 
-__all__ = ["Linear", "Neuron", "Maxout", "MLP", "Dropout", "Identity"]
+__all__ = ["Linear", "Neuron", "Maxout", "MLP", "Dropout", "Flatten", "Identity"]
 
 # He initialisation for the rectifiers, Glorot for the saturating and linear activations
 _DEFAULT_INIT = {"relu": "he_uniform", "leaky_relu": "he_uniform", "softplus": "he_uniform"}
@@ -225,6 +225,31 @@ class Maxout(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}, "
                 f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Axes ``start_dim`` to ``end_dim`` (inclusive, PyTorch's names) merged into one: images
+    (N, 28, 28) become rows (N, 784) with the defaults."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        for name, v in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"Flatten: {name} must be an integer axis, got {v!r}")
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def forward(self, x):
+        shape = _shape(x)
+        n = len(shape)
+        start = self.start_dim + n if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + n if self.end_dim < 0 else self.end_dim
+        if not 0 <= start <= end < n:
+            raise ValueError(f"Flatten({self.extra_repr()}): no axes {self.start_dim}..{self.end_dim} to "
+                             f"merge in an input of shape {shape}")
+        return cnp.reshape(x, shape[:start] + (-1,) + shape[end + 1:]) if shape[start:end + 1] else x
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Dropout(Module):
