@@ -42,15 +42,47 @@ def _described(value):
     return "None" if value is None else type(value).__name__
 
 
+def _is_dataset(a):
+    """Whether ``a`` is a map-style dataset in PyTorch's sense (``a[i]`` is one sample, often an
+    ``(x, y)`` tuple): an object with ``__getitem__`` and ``__len__`` that is no array, or a
+    list of tuples."""
+    if isinstance(a, (list, tuple)):
+        return len(a) > 0 and isinstance(a[0], tuple)
+    return (hasattr(a, "__getitem__") and hasattr(a, "__len__") and not hasattr(a, "__array__")
+            and not isinstance(a, (str, bytes, dict)))
+
+
+def _from_samples(dataset):
+    """The dataset's samples stacked into arrays, one per field of a sample (all in memory)."""
+    samples = [dataset[i] for i in range(len(dataset))]
+    if not samples:
+        raise ValueError(f"DataLoader: the dataset ({type(dataset).__name__}) has no samples")
+    first = samples[0]
+    if not isinstance(first, (tuple, list)):
+        return (np.stack([np.asarray(s) for s in samples]),)
+    for i, s in enumerate(samples):
+        if not isinstance(s, (tuple, list)) or len(s) != len(first):
+            got = f"{len(s)} fields" if isinstance(s, (tuple, list)) else f"a {type(s).__name__}"
+            raise ValueError(f"DataLoader: sample 0 of the dataset has {len(first)} fields, sample {i} {got}")
+    try:
+        return tuple(np.stack([np.asarray(s[j]) for s in samples]) for j in range(len(first)))
+    except ValueError as e:
+        raise ValueError(f"DataLoader: the samples' fields have different shapes and cannot be stacked "
+                         f"into batches ({e})") from None
+
+
 class DataLoader:
     """Mini-batches over NumPy arrays that share their first dimension.
 
     ``for xb, yb in DataLoader(X, y, batch_size=32)`` yields tuples of slices, one per array
-    (a tuple even for a single array).  With ``shuffle=True`` every pass draws a fresh
-    permutation from a ``numpy.random.Generator`` seeded by ``seed`` (an int, ``None`` for
-    fresh entropy or, after ``chainrule.manual_seed``, a generator spawned from its, or a
-    Generator to draw from); ``drop_last=True`` skips a final batch
-    smaller than ``batch_size``.
+    (a tuple even for a single array).  A map-style dataset in PyTorch's sense (an object with
+    ``__len__`` and ``__getitem__`` giving one sample, an ``(x, y)`` tuple or an array; or a list
+    of such tuples) is read once and stacked into arrays, one per field.
+
+    With ``shuffle=True`` every pass draws a fresh permutation from a ``numpy.random.Generator``
+    seeded by ``seed``: an int; ``None`` for fresh entropy or, after ``chainrule.manual_seed``, a
+    generator spawned from its; or a Generator to draw from. ``drop_last=True`` skips a final
+    batch smaller than ``batch_size``.
 
     The order is a pure function of the generator's state when a pass begins, so
     ``state_dict()`` taken between passes and ``load_state_dict()`` into a new loader make it
@@ -64,6 +96,8 @@ class DataLoader:
         if not arrays:
             raise ValueError("DataLoader: no arrays given; pass the inputs and targets, "
                              "e.g. DataLoader(X, y, batch_size=32)")
+        if len(arrays) == 1 and _is_dataset(arrays[0]):
+            arrays = _from_samples(arrays[0])
         for a in arrays:
             if isinstance(a, (dict, set)) or (hasattr(a, "__next__") and not hasattr(a, "__len__")):
                 raise TypeError(f"DataLoader: expected arrays (or sequences) of samples, got a "

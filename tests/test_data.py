@@ -341,3 +341,36 @@ def test_missing_files_name_the_options_of_the_caller():
         data._load_idx_dataset("mnist", SHARED / "nowhere", False, True, words=words)
     assert "(--no-download)" in str(cli.value) and "pass --data-dir DIR" in str(cli.value)
     assert "root=" not in str(cli.value)
+
+
+def test_a_map_style_dataset_or_a_list_of_pairs_is_stacked_into_arrays():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+
+    class Pairs:                                      # PyTorch's map-style Dataset protocol
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, i):
+            return X[i], y[i]
+
+    class Rows:
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, i):
+            return X[i]
+
+    expected = [(X[i:i + 4], y[i:i + 4]) for i in range(0, 10, 4)]
+    for dataset in (Pairs(), list(zip(X, y, strict=True))):
+        got = list(DataLoader(dataset, batch_size=4))
+        assert len(got) == 3
+        for (xb, yb), (xe, ye) in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(xb, xe)
+            np.testing.assert_array_equal(yb, ye)
+    (xb,) = next(iter(DataLoader(Rows(), batch_size=3)))
+    np.testing.assert_array_equal(xb, X[:3])
+    assert DataLoader([[1.0, 2.0], [3.0, 4.0]], batch_size=1).arrays[0].shape == (2, 2)   # a matrix
+    with pytest.raises(ValueError, match="sample 0 of the dataset has 2 fields, sample 1 1 fields"):
+        DataLoader([(1.0, 2), (3.0,)], batch_size=1)
+    with pytest.raises(ValueError, match="fields have different shapes"):
+        DataLoader([(np.ones(2), 0), (np.ones(3), 1)], batch_size=1)
