@@ -446,7 +446,7 @@ def owns(g):
     return _owned[0] is g
 
 
-def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capture=()):
+def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capture=(), needed=None):
     """Push cotangents from ``roots`` (nodes) to every reachable leaf.
 
     Nodes are visited newest first (a max-heap on creation order), so a node's cotangent
@@ -456,7 +456,8 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
 
     With ``create_graph`` the rules run on Tensors of the object API's trace that stand for
     each node's inputs and output (``_operands``), so the cotangents they return are recorded
-    in turn and can be differentiated again.
+    in turn and can be differentiated again. With ``needed`` (a set of nodes, see
+    ``_leading_to``) the walk visits only those: the paths to the gradients asked for.
     """
     grads = {}
     fresh = set()                  # nodes whose cotangent is an array only this walk refers to
@@ -483,6 +484,11 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
         if node.leaf is not None or node in capture:      # complete now: kept, and not overwritten
             leaves[node] = g
             fresh.discard(node)
+        parents = node.parents
+        if needed is not None:
+            parents = [pp for pp in parents if pp[1] in needed]
+            if not parents:
+                continue
         vals = node.vals
         if vals is _FREED:
             raise RuntimeError(
@@ -497,7 +503,7 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
         if type(prim) is _Project:
             # the j-th output's cotangent goes into the j-th slot of a list the multi-output
             # node collects (a tuple per output, added slot by slot, took time in k² for k)
-            parent = node.parents[0][1]
+            parent = parents[0][1]
             slots = grads.get(parent)
             if slots is None:
                 slots = grads[parent] = [None] * len(parent.ans)
@@ -516,7 +522,6 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
             vals, ans = _operands(node)
         broadcasts = prim.broadcasts
         nb = _ndim(g) - _ndim(ans) if broadcasts else 0
-        parents = node.parents
         joint = prim.vjp_joint
         if joint is None:                         # one rule per argument
             vjps = prim.vjps
@@ -568,27 +573,31 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
     return leaves
 
 
-def run_backward(outputs, grads, retain_graph, create_graph, inputs, where):
-    """``backward()`` of several outputs together; ``where`` names the caller in errors."""
-    roots, seeds = _roots(outputs, grads, where)
+def run_backward(outputs, grads, retain_graph, create_graph, inputs, where, param="grad"):
+    """``backward()`` of several outputs together; ``where`` names the caller in errors, and
+    ``param`` its argument holding the outputs' cotangents."""
+    roots, seeds = _roots(outputs, grads, where, param, create_graph)
     only = None if inputs is None else _input_nodes(inputs, where)
     leaves = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
-                           create_graph, () if only is None else only)
+                           create_graph, () if only is None else only,
+                           None if only is None else _leading_to(roots, only))
     store_grads(leaves, seeds, only)
 
 
-def _roots(outputs, grads, where):
+def _roots(outputs, grads, where, param, create_graph):
     """The outputs' nodes and cotangents."""
     roots, seeds = [], []
     for k, (out, grad) in enumerate(zip(outputs, grads, strict=True)):
-        node, seed = _seed(out, grad, where if len(outputs) == 1 else f"{where}, output {k},")
+        node, seed = _seed(out, grad, where if len(outputs) == 1 else f"{where}, output {k},", param,
+                           create_graph)
         roots.append(node)
         seeds.append(seed)
     return roots, seeds
 
 
-def _seed(out, grad, what):
-    """``out``'s node and the cotangent it starts from: ``grad``, or 1 for a scalar."""
+def _seed(out, grad, what, param="grad", create_graph=False):
+    """``out``'s node and the cotangent it starts from: ``grad``, or 1 for a scalar. A recorded
+    ``grad`` is differentiated through only with ``create_graph``."""
     if not isinstance(out, Tensor) or out._trace is not _GLOBAL:
         if isinstance(out, Tensor) and out._trace is not None:
             raise RuntimeError(
@@ -602,14 +611,32 @@ def _seed(out, grad, what):
     shape = value.shape if type(value) is np.ndarray else _shape(value)
     if grad is None:
         if shape and math.prod(shape) != 1:
+            example = ", e.g. loss.sum().backward()" if param == "grad" else ""
             raise RuntimeError(
                 f"{what} without a gradient needs a scalar output, got shape {shape}; pass "
-                "grad= (an array shaped like the output), e.g. loss.sum().backward()")
+                f"{param}= (an array shaped like the output){example}")
         return out._node, np.ones(shape, _dtype(value))
-    grad = grad._value if isinstance(grad, Tensor) and grad._trace is None else grad
+    if isinstance(grad, Tensor) and (grad._trace is None or (grad._trace is _GLOBAL and not create_graph)):
+        grad = grad._value
     if _shape(grad) != shape:
-        raise ValueError(f"{what}: grad has shape {_shape(grad)} but the tensor has shape {shape}")
+        raise ValueError(f"{what}: {param} has shape {_shape(grad)} but the tensor has shape {shape}")
     return out._node, grad
+
+
+def _leading_to(roots, targets):
+    """The nodes from which a walk from ``roots`` reaches one of ``targets`` (included): the
+    part of the graph that the gradients with respect to ``targets`` need."""
+    seen, stack = set(), [r for r in roots if r is not None]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(p for _, p in node.parents)
+    needed = set()
+    for node in sorted(seen, key=lambda n: n.seq):        # parents are older: decided first
+        if node in targets or any(p in needed for _, p in node.parents):
+            needed.add(node)
+    return needed
 
 
 def _input_nodes(inputs, where):
@@ -724,7 +751,11 @@ def store_grads(leaves, seeds, only=None):
             leaf = only[node]
         old = leaf.grad
         if old is not None or type(g) is not np.ndarray:
+            if isinstance(g, Tensor) and g._trace is None:           # nothing was recorded
+                g = g._value
             if isinstance(g, Tensor) or isinstance(old, Tensor):      # recorded by create_graph
+                if isinstance(g, Tensor) and g.dtype != leaf._value.dtype:
+                    g = g.astype(leaf._value.dtype)
                 leaf.grad = g if old is None else old + g
                 continue
             if old is not None:                   # accumulate into a new array of the leaf's dtype

@@ -3,6 +3,8 @@ function, so the object API has no derivative rules of its own."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import numpy as cnp
@@ -103,6 +105,8 @@ def _setitem(self, idx, value):
             "assignment into it cannot reach that value; index the value itself in one step "
             "(h[0, 1] = v, not h[0][1] = v), or assign into a copy")
     out = cnp.index_update(self, idx, value)
+    if node is not None and node.prim is not None and node.leaf is not None and out._node is not None:
+        out._node.leaf, node.leaf = node.leaf, None           # retain_grad() follows the tensor
     self._value, self._trace, self._node, self._tangent = out._value, out._trace, out._node, out._tangent
     self._version = out._version                  # the new array's counter, not the old one's
 
@@ -159,7 +163,10 @@ def _augmented(name, fn, ufunc):
                 raise RuntimeError(
                     f"{name}: in-place update of a leaf tensor that requires grad; do it under "
                     "chainrule.no_grad() (as optimizers do), or write t = t + u")
-            return fn(self, other)
+            out = fn(self, other)
+            if self.retains_grad and out._trace is _GLOBAL:
+                out.retain_grad()                 # the name now stands for the new value
+            return out
         return _write(self, name, ufunc, other)
     method.__name__ = name
     method.__qualname__ = f"Tensor.{name}"
@@ -226,12 +233,22 @@ _method("dim", lambda self: int(np.ndim(_primal(self))))
 
 
 def _transpose(self, *axes):
-    if len(axes) == 2 == self.ndim and [a % 2 for a in axes if isinstance(a, int)] == [0, 1]:
+    if len(axes) == 2 == self.ndim and _in_order(axes):
         # NumPy reads (0, 1) as the order of all the axes (no change), PyTorch as two axes to swap
-        raise ValueError(f"transpose{tuple(axes)} of a 2-D tensor changes nothing as NumPy reads it (the "
-                         "new order of all axes) but swaps the axes as PyTorch reads it; write t.T or "
+        shown = tuple(operator.index(a) for a in axes)
+        raise ValueError(f"transpose{shown} of a 2-D tensor changes nothing as NumPy reads it (the new "
+                         "order of all axes) but swaps the axes as PyTorch reads it; write t.T or "
                          "t.swapaxes(0, 1) for the swap, t.transpose((0, 1)) for no change")
     return cnp.transpose(self, _shape_args(axes) or None)
+
+
+def _in_order(axes):
+    """Whether two axes of a 2-D array name them in increasing order: (0, 1), (-2, -1), ..."""
+    try:
+        a, b = (operator.index(v) for v in axes)
+    except TypeError:
+        return False
+    return -2 <= a < 2 and -2 <= b < 2 and (a % 2, b % 2) == (0, 1)
 
 
 _method("transpose", _transpose)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Tensor, _input_nodes, _roots, backward_pass, run_backward
+from ._core import Tensor, _input_nodes, _leading_to, _roots, backward_pass, run_backward
 from .transforms import _like, _unshared
 
 __all__ = ["grad", "backward"]
@@ -43,10 +43,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = _as_tuple(inputs)
     if not inputs:
         raise ValueError(f"{where}: no inputs to differentiate with respect to")
-    roots, seeds = _roots(outputs, grad_outputs, where)
+    roots, seeds = _roots(outputs, grad_outputs, where, "grad_outputs", create_graph)
     nodes = _input_nodes(inputs, where)
     leaves = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
-                           create_graph, nodes)
+                           create_graph, nodes, _leading_to(roots, nodes))
     results = []
     for k, t in enumerate(inputs):
         g = leaves.get(t._node)
@@ -72,7 +72,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     grads = (None,) * len(tensors) if grad_tensors is None else _as_tuple(grad_tensors)
     if len(grads) != len(tensors):
         raise ValueError(f"autograd.backward: {len(grads)} grad_tensors for {len(tensors)} tensors")
-    run_backward(tensors, grads, retain_graph, create_graph, inputs, "autograd.backward")
+    run_backward(tensors, grads, retain_graph, create_graph, inputs, "autograd.backward", "grad_tensors")
 
 
 def _as_tuple(x):

@@ -249,14 +249,16 @@ def test_autograd_grad_keeps_the_inputs_dtype():
 
 def test_autograd_grad_errors_name_what_is_wrong():
     x = cr.tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(RuntimeError, match="needs a scalar output, got shape \\(3,\\)"):
+    with pytest.raises(RuntimeError, match="needs a scalar output, got shape \\(3,\\); pass grad_outputs="):
         autograd.grad(x * 2, x)
     with pytest.raises(ValueError, match=r"inputs\[0\] is a ndarray that does not require grad"):
         autograd.grad((x * 2).sum(), np.ones(3))
     with pytest.raises(ValueError, match="2 grad_outputs for 1 outputs"):
         autograd.grad(x * 2, x, grad_outputs=[np.ones(3), np.ones(3)])
-    with pytest.raises(ValueError, match="grad has shape \\(2,\\) but the tensor has shape \\(3,\\)"):
+    with pytest.raises(ValueError, match="grad_outputs has shape \\(2,\\) but the tensor has shape \\(3,\\)"):
         autograd.grad(x * 2, x, grad_outputs=np.ones(2))
+    with pytest.raises(RuntimeError, match="output 1, without a gradient .* pass grad_tensors="):
+        autograd.backward([x.sum(), x * 2])
     with pytest.raises(RuntimeError, match="does not require grad"):
         autograd.grad(cr.tensor(np.ones(2)).sum(), x)
 
@@ -297,3 +299,72 @@ def test_functional_call_takes_a_tuple_of_arguments_as_torch_func_does():
     np.testing.assert_allclose(out.numpy(), (x @ w.T + m.lin.bias.numpy()) * 2 + z)
     one = functional_call(m.lin, {"weight": w}, x)          # one argument that is not a tuple
     assert one.shape == (3, 2)
+
+
+# --------------------------------------------------------------------------- the walk stops at the inputs
+
+def test_gradients_for_some_inputs_walk_only_the_paths_to_them():
+    # a GAN's two steps: the discriminator's backward must neither free nor need the generator's
+    # part of the graph, which the generator's backward walks next
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 3))
+    G = cr.tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    D = cr.tensor(rng.standard_normal((5, 1)), requires_grad=True)
+    fake = cnp.tanh(z @ G)
+    (fake @ D).sum().backward(inputs=[D])
+    assert G.grad is None and D.grad is not None
+    (-cnp.sin(fake @ D)).sum().backward()
+    ref = cr.grad(lambda g: (-cnp.sin(cnp.tanh(z @ g) @ D.numpy())).sum())(G.numpy())
+    np.testing.assert_allclose(G.grad, ref, rtol=1e-12)
+
+    # a gradient with respect to an intermediate value needs nothing below it: not the arrays an
+    # earlier backward freed, not an input changed in place since
+    x = cr.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    w = cr.tensor(np.array([2.0, 3.0]), requires_grad=True)
+    h = cnp.exp(x) * w
+    h.sum().backward()
+    with cr.no_grad():
+        w[0] = 7.0
+    (gh,) = autograd.grad((h ** 2).sum(), h)
+    np.testing.assert_allclose(gh, 2 * h.numpy(), rtol=1e-14)
+
+
+def test_a_recorded_cotangent_is_a_constant_unless_create_graph():
+    x = cr.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    u = cr.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    (g,) = autograd.grad(cnp.sin(x) * x, x, grad_outputs=u)
+    assert type(g) is np.ndarray
+    np.testing.assert_allclose(g, u.numpy() * (np.sin(x.numpy()) + x.numpy() * np.cos(x.numpy())), rtol=1e-14)
+    (cnp.sin(x) * x).backward(u)
+    assert type(x.grad) is np.ndarray
+    (g,) = autograd.grad(cnp.sin(x) * x, x, grad_outputs=u, create_graph=True)
+    (gu,) = autograd.grad(g.sum(), u)                   # the double-backward trick: d/du of uᵀJ
+    np.testing.assert_allclose(gu, np.sin(x.numpy()) + x.numpy() * np.cos(x.numpy()), rtol=1e-14)
+
+
+def test_create_graph_gradients_keep_the_leafs_dtype():
+    x = cr.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (x * x * np.float64(3.0)).sum().backward(create_graph=True)
+    assert isinstance(x.grad, cr.Tensor) and x.grad.dtype == np.float32
+    y = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with cr.no_grad():
+        z = (y * 2).sum()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        z.backward(create_graph=True)
+
+
+def test_retain_grad_follows_the_tensor_through_in_place_changes():
+    x = cr.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y[0, 0] = 5.0
+    assert y.retains_grad
+    (y ** 2).sum().backward()
+    np.testing.assert_array_equal(y.grad, 2 * y.numpy())
+    np.testing.assert_array_equal(x.grad, (2 * y.numpy() * 2) * [[0, 1, 1], [1, 1, 1]])
+    x.grad = None
+    y = x * 2
+    y.retain_grad()
+    y += 1
+    (y ** 2).sum().backward()
+    np.testing.assert_array_equal(y.grad, 2 * y.numpy())

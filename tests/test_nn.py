@@ -1122,3 +1122,14 @@ def test_softmax_flatten_modules_match_their_definitions():
         nn.Flatten(3)(x)
     with pytest.raises(TypeError, match="Softmax: dim must be an integer axis, got None"):
         nn.Softmax(dim=None)
+
+
+def test_load_state_dict_takes_any_mapping_of_arrays(tmp_path):
+    model = nn.Linear(3, 2, rng=0)
+    np.savez(tmp_path / "w.npz", **model.state_dict())
+    other = nn.Linear(3, 2, rng=1)
+    with np.load(tmp_path / "w.npz") as saved:                      # an NpzFile: a Mapping
+        other.load_state_dict(saved)
+    np.testing.assert_array_equal(other.weight.numpy(), model.weight.numpy())
+    with pytest.raises(TypeError, match="expected a dict of arrays by parameter name.*got a list"):
+        other.load_state_dict([model.weight.numpy()])

@@ -553,6 +553,10 @@ def test_where_numpy_and_pytorch_read_a_call_differently_the_tensor_refuses_to_g
         with pytest.raises(ValueError, match=r"transpose\(.*\) of a 2-D tensor changes nothing as NumPy "
                                              r"reads it .* swaps the axes as PyTorch reads it; write t.T"):
             t.transpose(*axes)
+    with pytest.raises(ValueError, match=r"transpose\(0, 1\) of a 2-D tensor"):
+        t.transpose(np.int64(0), np.int64(1))
+    with pytest.raises(ValueError, match="axis 2 is out of bounds"):      # NumPy's own error
+        t.transpose(2, 3)
     assert t.transpose(1, 0).shape == t.transpose().shape == (3, 2)       # both libraries agree
     assert t.transpose((0, 1)).shape == (2, 3)                            # NumPy's tuple: unambiguous
     assert leaf(np.ones((2, 3, 4))).transpose(2, 0, 1).shape == (4, 2, 3)

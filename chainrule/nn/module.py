@@ -9,6 +9,7 @@ readable ``repr`` without any per-layer code.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -266,8 +267,8 @@ class Module:
         ``(missing_keys, unexpected_keys)``.
         """
         own = dict(self.named_parameters())
-        if not isinstance(state, dict) or "chainrule_version" in state:
-            what = ("the metadata that chainrule.load returns" if isinstance(state, dict)
+        if not isinstance(state, Mapping) or "chainrule_version" in state:
+            what = ("the metadata that chainrule.load returns" if isinstance(state, Mapping)
                     else f"a {type(state).__name__}")
             raise TypeError(f"load_state_dict of {type(self).__name__}: expected a dict of arrays by "
                             f"parameter name (model.state_dict()), got {what}; a checkpoint file is "
