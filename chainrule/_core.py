@@ -1011,8 +1011,10 @@ class Tensor:
         return out
 
     def numpy(self):
-        """The values as a NumPy array (without any derivative information)."""
-        return np.asarray(_primal(self))
+        """The values as a NumPy array (without any derivative information): the tensor's own
+        memory, read-only when the tensor requires grad or is recorded (as JAX's arrays are), so
+        that nothing changes it behind the backward pass's back; ``.copy()`` it to write."""
+        return _exported(self)
 
     def item(self):
         return _primal(self).item()
@@ -1022,7 +1024,7 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _refuse_if_traced(self, "converting to a NumPy array")
-        value = np.asarray(_primal(self))
+        value = _exported(self)
         if dtype is not None:
             value = value.astype(dtype, copy=False)
         return np.array(value, copy=True) if copy else value
@@ -1108,6 +1110,17 @@ class Tensor:
 
     def __reduce__(self):
         return (_rebuild_tensor, (np.asarray(_primal(self)), self.requires_grad))
+
+
+def _exported(t):
+    """``t``'s values for NumPy: its array, or a read-only view of it when a backward pass may
+    read it (a leaf that requires grad, or a recorded result). In-place changes go through the
+    tensor (``add_``, ``t[i] = v`` under ``no_grad``), which counts them."""
+    value = np.asarray(_primal(t))
+    if t._trace is _GLOBAL and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
+    return value
 
 
 def _rebuild_tensor(value, requires_grad):

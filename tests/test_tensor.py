@@ -563,3 +563,23 @@ def test_where_numpy_and_pytorch_read_a_call_differently_the_tensor_refuses_to_g
     with pytest.raises(TypeError, match=r"flatten: order must be .*got 1; for PyTorch's flatten\(start"):
         t.flatten(1)
     assert t.flatten().shape == (6,)
+
+
+def test_numpy_views_of_a_tensor_the_backward_pass_reads_are_read_only():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * x
+    for t in (x, y):
+        for v in (t.numpy(), np.asarray(t)):
+            assert np.shares_memory(v, t.data) and not v.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                v[0] = 5.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])        # nothing changed behind its back
+    w = np.array(x, copy=True)
+    w[0] = 5.0                                                # a copy is the caller's
+    c = cr.tensor(np.array([1.0, 2.0]))                       # a constant acts as its array
+    c.numpy()[0] = 3.0
+    assert c.numpy()[0] == 3.0
+    with cr.no_grad():
+        x[0] = 9.0                                            # through the tensor: counted
+    assert x.numpy()[0] == 9.0
