@@ -51,7 +51,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "broadcasts", "multiple", "view",
-                 "fresh_vjp", "checked", "__weakref__")
+                 "fresh_vjp", "checked", "shape_only", "__weakref__")
 
     def __init__(self, name, impl, broadcasts=False, multiple=False):
         self.name = name
@@ -64,6 +64,7 @@ class Primitive:
         self.view = False             # the output may share memory with the first input
         self.fresh_vjp = False        # every cotangent its VJP returns is a new array (see owns)
         self.checked = False          # check the shapes its rules return (a user's primitive)
+        self.shape_only = ()          # arguments whose rules read the shape only, not the values
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -493,7 +494,8 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
         if vals is _FREED:
             raise RuntimeError(
                 "backward through a graph whose saved arrays were already freed by an earlier "
-                "backward(); call backward(retain_graph=True) the first time to keep them")
+                "backward pass (backward() or autograd.grad); pass retain_graph=True to the first "
+                "one to keep them")
         saved = node.saved                        # (version cell, version, index) at level 0
         if saved:
             for cell, version, _ in saved:
@@ -814,7 +816,9 @@ def _reads(prim, i):
     rules' code, and only once such an array has been written to: after ``y = x + 1`` either
     may change, as in PyTorch; after ``y = sqrt(x)`` x may but y may not (the rule is
     ``g / (2 y)``). A rule that is not a plain function, or takes that argument through
-    ``*args``, is assumed to read it."""
+    ``*args``, is assumed to read it; arguments listed in ``prim.shape_only`` are not read."""
+    if i in prim.shape_only:
+        return False
     joint = prim.vjp_joint
     rules = [joint] if joint is not None else list(prim.vjps.values())
     position = 1 if i < 0 else (3 if joint is not None else 2) + i   # (g, ans, [needed,] *args)

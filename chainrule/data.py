@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import write_atomic
-from ._random import fresh_generator
+from ._random import default_generator
 
 __all__ = ["DataLoader", "load_digits", "load_mnist", "load_fashion_mnist", "data_home"]
 
@@ -43,32 +43,48 @@ def _described(value):
 
 
 def _is_dataset(a):
-    """Whether ``a`` is a map-style dataset in PyTorch's sense (``a[i]`` is one sample, often an
-    ``(x, y)`` tuple): an object with ``__getitem__`` and ``__len__`` that is no array, or a
-    list of tuples."""
+    """Whether ``a`` is a map-style dataset in PyTorch's sense, ``a[i]`` being one sample (often
+    an ``(x, y)`` tuple): an object with ``__getitem__`` and ``__len__`` that is no array, or a
+    list of tuples or dicts, or a list NumPy cannot make one array of (``[[x0, 0], [x1, 1]]``)."""
     if isinstance(a, (list, tuple)):
-        return len(a) > 0 and isinstance(a[0], tuple)
+        if not a or not isinstance(a[0], (tuple, list, dict)):
+            return False
+        if isinstance(a[0], (tuple, dict)):
+            return True
+        try:
+            np.asarray(a)
+        except ValueError:                        # ragged: samples, not the rows of a matrix
+            return True
+        return False
     return (hasattr(a, "__getitem__") and hasattr(a, "__len__") and not hasattr(a, "__array__")
             and not isinstance(a, (str, bytes, dict)))
 
 
-def _from_samples(dataset):
-    """The dataset's samples stacked into arrays, one per field of a sample (all in memory)."""
-    samples = [dataset[i] for i in range(len(dataset))]
-    if not samples:
-        raise ValueError(f"DataLoader: the dataset ({type(dataset).__name__}) has no samples")
-    first = samples[0]
-    if not isinstance(first, (tuple, list)):
-        return (np.stack([np.asarray(s) for s in samples]),)
-    for i, s in enumerate(samples):
-        if not isinstance(s, (tuple, list)) or len(s) != len(first):
-            got = f"{len(s)} fields" if isinstance(s, (tuple, list)) else f"a {type(s).__name__}"
-            raise ValueError(f"DataLoader: sample 0 of the dataset has {len(first)} fields, sample {i} {got}")
+def _collate(samples, first):
+    """One batch from its samples, stacked field by field like ``first`` (sample 0 of the
+    dataset): a tuple of arrays for tuple or list samples, a dict of arrays for dicts, a 1-tuple
+    for array samples."""
+    where = "DataLoader: "
     try:
-        return tuple(np.stack([np.asarray(s[j]) for s in samples]) for j in range(len(first)))
+        if isinstance(first, dict):
+            keys = list(first)
+            for s in samples:
+                if not isinstance(s, dict) or list(s) != keys:
+                    raise ValueError(f"{where}sample 0 of the dataset has the keys {keys}, another "
+                                     f"{list(s) if isinstance(s, dict) else 'is a ' + type(s).__name__}")
+            return {k: np.stack([np.asarray(s[k]) for s in samples]) for k in keys}
+        if isinstance(first, (tuple, list)):
+            for s in samples:
+                if not isinstance(s, (tuple, list)) or len(s) != len(first):
+                    got = f"{len(s)} fields" if isinstance(s, (tuple, list)) else f"a {type(s).__name__}"
+                    raise ValueError(f"{where}sample 0 of the dataset has {len(first)} fields, another {got}")
+            return tuple(np.stack([np.asarray(s[j]) for s in samples]) for j in range(len(first)))
+        return (np.stack([np.asarray(s) for s in samples]),)
     except ValueError as e:
-        raise ValueError(f"DataLoader: the samples' fields have different shapes and cannot be stacked "
-                         f"into batches ({e})") from None
+        if str(e).startswith(where):
+            raise
+        raise ValueError(f"{where}the samples' fields have different shapes and cannot be stacked into "
+                         f"a batch ({e})") from None
 
 
 class DataLoader:
@@ -76,12 +92,14 @@ class DataLoader:
 
     ``for xb, yb in DataLoader(X, y, batch_size=32)`` yields tuples of slices, one per array
     (a tuple even for a single array).  A map-style dataset in PyTorch's sense (an object with
-    ``__len__`` and ``__getitem__`` giving one sample, an ``(x, y)`` tuple or an array; or a list
-    of such tuples) is read once and stacked into arrays, one per field.
+    ``__len__`` and ``__getitem__`` giving one sample: an ``(x, y)`` tuple, a dict or an array;
+    or a list of such samples) is read sample by sample at each pass, so ``__getitem__`` may
+    augment at random, and each batch is stacked field by field (a dict of arrays for dict
+    samples).
 
-    With ``shuffle=True`` every pass draws a fresh permutation from a ``numpy.random.Generator``
-    seeded by ``seed``: an int; ``None`` for fresh entropy or, after ``chainrule.manual_seed``, a
-    generator spawned from its; or a Generator to draw from. ``drop_last=True`` skips a final
+    With ``shuffle=True`` every pass draws a fresh permutation from a ``numpy.random.Generator``:
+    ``seed`` (an int) seeds one of the loader's own, a Generator is drawn from, and ``None`` draws
+    from the generator that ``chainrule.manual_seed`` resets. ``drop_last=True`` skips a final
     batch smaller than ``batch_size``.
 
     The order is a pure function of the generator's state when a pass begins, so
@@ -96,8 +114,13 @@ class DataLoader:
         if not arrays:
             raise ValueError("DataLoader: no arrays given; pass the inputs and targets, "
                              "e.g. DataLoader(X, y, batch_size=32)")
+        self.dataset = None
         if len(arrays) == 1 and _is_dataset(arrays[0]):
-            arrays = _from_samples(arrays[0])
+            self.dataset = arrays[0]
+            if len(self.dataset) == 0:
+                raise ValueError(f"DataLoader: the dataset ({type(self.dataset).__name__}) has no samples")
+            self._first = self.dataset[0]
+            arrays = ()
         for a in arrays:
             if isinstance(a, (dict, set)) or (hasattr(a, "__next__") and not hasattr(a, "__len__")):
                 raise TypeError(f"DataLoader: expected arrays (or sequences) of samples, got a "
@@ -107,7 +130,7 @@ class DataLoader:
             if a.ndim == 0:
                 raise ValueError("DataLoader: arrays must have at least one dimension, got a scalar")
         lengths = [len(a) for a in arrays]
-        if len(set(lengths)) != 1:
+        if len(set(lengths)) > 1:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"DataLoader: arrays must have the same length (first dimension), "
                              f"got shapes {shapes}")
@@ -121,11 +144,11 @@ class DataLoader:
         if isinstance(seed, np.random.Generator):
             self.rng = seed
         else:
-            self.rng = fresh_generator() if seed is None else np.random.default_rng(seed)
+            self.rng = default_generator() if seed is None else np.random.default_rng(seed)
 
     @property
     def num_samples(self):
-        return len(self.arrays[0])
+        return len(self.dataset) if self.dataset is not None else len(self.arrays[0])
 
     def __len__(self):
         n, b = self.num_samples, self.batch_size
@@ -134,7 +157,12 @@ class DataLoader:
     def __iter__(self):
         n, b = self.num_samples, self.batch_size
         stop = n - n % b if self.drop_last else n
-        if self.shuffle:
+        if self.dataset is not None:
+            order = self.rng.permutation(n) if self.shuffle else range(n)
+            dataset, first = self.dataset, self._first
+            for start in range(0, stop, b):
+                yield _collate([dataset[int(i)] for i in order[start:start + b]], first)
+        elif self.shuffle:
             order = self.rng.permutation(n)
             for start in range(0, stop, b):
                 idx = order[start:start + b]

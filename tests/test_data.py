@@ -308,13 +308,17 @@ def test_batches_are_copies_so_changing_one_in_place_leaves_the_dataset_alone():
 
 
 def test_manual_seed_makes_unseeded_draws_reproducible(request):
+    # fresh entropy again afterwards, for the tests that follow
+    request.addfinalizer(lambda: setattr(_random._DEFAULT.bit_generator, "state",
+                                         np.random.default_rng().bit_generator.state))
+    dropout = nn.Dropout(0.5).train()                 # made before the seed: reset by it too
+    loader = DataLoader(np.arange(12), batch_size=4, shuffle=True)
+
     def draws():
         weights = nn.Linear(3, 2).weight.numpy().copy()
-        order = np.concatenate([b for (b,) in DataLoader(np.arange(12), batch_size=4, shuffle=True)])
-        mask = np.asarray(nn.Dropout(0.5).train()(np.ones(8)))
-        return weights, order, mask
+        order = np.concatenate([b for (b,) in loader])
+        return weights, order, np.asarray(dropout(np.ones(8)))
 
-    request.addfinalizer(lambda: _random._seeded.__setitem__(0, None))   # fresh entropy again
     cr.manual_seed(3)
     first = draws()
     cr.manual_seed(3)
@@ -324,7 +328,7 @@ def test_manual_seed_makes_unseeded_draws_reproducible(request):
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[1], other[1])
-    # an explicit seed still wins, whatever manual_seed says
+    # an explicit seed keeps its own generator, whatever manual_seed says
     cr.manual_seed(5)
     seeded = nn.Linear(3, 2, rng=1).weight.numpy()
     np.testing.assert_array_equal(seeded, nn.Linear(3, 2, rng=1).weight.numpy())
@@ -343,34 +347,49 @@ def test_missing_files_name_the_options_of_the_caller():
     assert "root=" not in str(cli.value)
 
 
-def test_a_map_style_dataset_or_a_list_of_pairs_is_stacked_into_arrays():
+def test_a_map_style_dataset_is_read_sample_by_sample_at_each_pass():
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    reads = []
 
     class Pairs:                                      # PyTorch's map-style Dataset protocol
         def __len__(self):
             return len(X)
 
         def __getitem__(self, i):
+            reads.append(i)
             return X[i], y[i]
 
-    class Rows:
-        def __len__(self):
-            return len(X)
-
-        def __getitem__(self, i):
-            return X[i]
-
     expected = [(X[i:i + 4], y[i:i + 4]) for i in range(0, 10, 4)]
-    for dataset in (Pairs(), list(zip(X, y, strict=True))):
-        got = list(DataLoader(dataset, batch_size=4))
-        assert len(got) == 3
-        for (xb, yb), (xe, ye) in zip(got, expected, strict=True):
-            np.testing.assert_array_equal(xb, xe)
-            np.testing.assert_array_equal(yb, ye)
-    (xb,) = next(iter(DataLoader(Rows(), batch_size=3)))
-    np.testing.assert_array_equal(xb, X[:3])
+    for dataset in (Pairs(), list(zip(X, y, strict=True)), [[x, t] for x, t in zip(X, y, strict=True)]):
+        for _ in range(2):
+            got = list(DataLoader(dataset, batch_size=4))
+            assert len(got) == 3
+            for (xb, yb), (xe, ye) in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(xb, xe)
+                np.testing.assert_array_equal(yb, ye)
+    assert len(reads) == 2 * (1 + 10)                 # two loaders: sample 0 when made, then a pass
+
+    class Augmented(Pairs):                           # drawn afresh at each pass
+        def __getitem__(self, i):
+            return X[i] + np.random.default_rng().normal(), y[i]
+
+    loader = DataLoader(Augmented(), batch_size=10)
+    assert not np.array_equal(next(iter(loader))[0], next(iter(loader))[0])
+
+    shuffled = DataLoader(Pairs(), batch_size=3, shuffle=True, seed=0)
+    xs = np.concatenate([xb for xb, _ in shuffled])
+    assert sorted(xs[:, 0]) == sorted(X[:, 0]) and not np.array_equal(xs, X)
+
+    records = [{"x": X[i], "y": y[i]} for i in range(10)]
+    batch = next(iter(DataLoader(records, batch_size=4)))
+    assert set(batch) == {"x", "y"}
+    np.testing.assert_array_equal(batch["x"], X[:4])
+    (rows,) = next(iter(DataLoader([x for x in X], batch_size=3)))      # a list of rows: one array
+    np.testing.assert_array_equal(rows, X[:3])
     assert DataLoader([[1.0, 2.0], [3.0, 4.0]], batch_size=1).arrays[0].shape == (2, 2)   # a matrix
-    with pytest.raises(ValueError, match="sample 0 of the dataset has 2 fields, sample 1 1 fields"):
-        DataLoader([(1.0, 2), (3.0,)], batch_size=1)
+    with pytest.raises(ValueError, match="sample 0 of the dataset has 2 fields, another 1 fields"):
+        list(DataLoader([(1.0, 2), (3.0,)], batch_size=2))
     with pytest.raises(ValueError, match="fields have different shapes"):
-        DataLoader([(np.ones(2), 0), (np.ones(3), 1)], batch_size=1)
+        list(DataLoader([(np.ones(2), 0), (np.ones(3), 1)], batch_size=2))
+    with pytest.raises(ValueError, match=r"has the keys \['x', 'y'\], another \['x'\]"):
+        list(DataLoader([{"x": 1, "y": 2}, {"x": 3}], batch_size=2))

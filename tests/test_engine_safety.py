@@ -392,3 +392,22 @@ def test_a_write_through_a_slice_into_an_output_that_a_rule_reads_makes_backward
 def test_gradcheck_refuses_arguments_under_which_it_would_check_nothing(kw, message):
     with pytest.raises(ValueError, match=message):
         cr.gradcheck(cnp.sin, np.ones(2), **kw)
+
+
+def test_a_value_only_summed_may_change_in_place_after_the_sum():
+    # sum's rule reads its argument's shape, not its values (as in PyTorch); mean is a sum too
+    for reduce in (cnp.sum, cnp.mean):
+        x = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        b = x * 2
+        z = reduce(b)
+        with cr.no_grad():
+            b.add_(1.0)
+        z.backward()
+        np.testing.assert_allclose(x.grad, np.full(3, 2.0 / (3 if reduce is cnp.mean else 1)))
+    x = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    b = x * 2
+    z = cnp.sum(b * b)                                 # the product's rule reads b's values
+    with cr.no_grad():
+        b.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        z.backward()

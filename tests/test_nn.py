@@ -1093,6 +1093,9 @@ def test_a_tuple_input_is_refused_by_name_instead_of_becoming_a_batch_of_batches
         assert model(batch[0]).shape == (len(batch[0]), 2)
     with pytest.raises(TypeError, match=r"Linear\(in_features=3.*tuple of 2"):
         nn.Linear(3, 1)((np.ones(3), np.ones(3)))
+    with pytest.raises(TypeError, match=r"Linear\(in_features=3.*list of 1"):
+        nn.functional_call(nn.Linear(3, 1), {}, [np.ones((2, 3))])   # a list is one argument
+    assert nn.Linear(3, 1)([[1.0, 2.0, 3.0]]).shape == (1, 1)        # a list of numbers is an array
 
 
 def test_subpackages_are_attributes_of_the_package():

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .._core import Tensor, _shape, no_grad
-from .._random import fresh_generator
+from .._random import default_generator
 
 __all__ = ["as_generator", "calculate_gain", "zeros_", "ones_", "constant_", "normal_", "uniform_",
            "xavier_uniform_", "xavier_normal_", "glorot_uniform_", "glorot_normal_",
@@ -32,7 +32,7 @@ def as_generator(rng):
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None:
-        return fresh_generator()
+        return default_generator()
     if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__}")

@@ -58,8 +58,10 @@ def _count(value, layer, what, minimum=1):
 
 
 def _check_features(layer, x, expected):
-    if type(x) is tuple:         # (xb,) from a DataLoader would become an array of shape (1, N, F)
-        raise TypeError(f"{type(layer).__name__}({layer.extra_repr()}): the input is a tuple of {len(x)}; "
+    if type(x) is tuple or (type(x) is list and x and isinstance(x[0], (np.ndarray, Tensor))):
+        # (xb,) from a DataLoader would become an array of shape (1, N, F)
+        raise TypeError(f"{type(layer).__name__}({layer.extra_repr()}): the input is a "
+                        f"{type(x).__name__} of {len(x)}; "
                         "pass an array or a Tensor (a DataLoader yields tuples even for one array: "
                         "unpack them, `for (xb,) in loader` or `for xb, yb in loader`)")
     shape = _shape(x)

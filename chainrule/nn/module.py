@@ -677,7 +677,9 @@ def functional_call(module, params, args=(), kwargs=None):
     ``grad(lambda w: loss(functional_call(model, {"weight": w}, x), y))(w0)``.  As in
     ``torch.func.functional_call``, ``args`` is a tuple of positional arguments or one argument
     that is not a tuple, and a parameter shared by several modules (tied weights) is replaced
-    wherever it is used, under any of its names.
+    wherever it is used, under any of its names. Parameters left out stay the module's own, so
+    a result that depends on them is a Tensor recorded with respect to them (as in PyTorch);
+    replace them all for plain arrays.
     """
     if not isinstance(args, tuple):
         args = (args,)

@@ -96,6 +96,7 @@ def _sum_jvp(t, ans, x, axis, keepdims):
 
 
 _sum_p = primitive(_sum, name="sum")
+_sum_p.prim.shape_only = (0,)                   # the rule broadcasts g to x's shape
 defvjp(_sum_p, _sum_vjp)
 defjvp(_sum_p, _sum_jvp)
 
