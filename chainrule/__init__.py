@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import _malloc  # noqa: F401  # isort: skip  (reuses freed array memory: see its docstring)
 from . import numpy  # noqa: F401  # isort: skip  (installs the rules the engine needs)
 from . import _tensor_methods, extend, special  # noqa: F401  # isort: skip
-from ._core import Tensor, enable_grad, is_grad_enabled, no_grad  # isort: skip
+from ._core import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # isort: skip
 from ._random import manual_seed  # isort: skip
 from ._tensor_methods import tensor  # isort: skip
 from .checkpoint import load, save  # isort: skip
@@ -27,7 +27,7 @@ from .transforms import (grad, hessian, hvp, jacfwd, jacobian, jacobian_matrix, 
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
            "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "jacobian_matrix",
            "hessian", "hvp", "gradcheck", "GradcheckError", "numpy", "special", "extend", "save",
            "load", "explain", "autograd", "manual_seed"]

@@ -34,7 +34,7 @@ import weakref
 
 import numpy as np
 
-__all__ = ["Tensor", "primitive", "no_grad", "enable_grad", "is_grad_enabled"]
+__all__ = ["Tensor", "primitive", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
 _seq = itertools.count()          # creation order of nodes: parents are always older
 _levels = itertools.count(1)      # level 0 is the object API's trace
@@ -182,6 +182,37 @@ class enable_grad(no_grad):
     """Context manager that turns recording back on inside ``no_grad``."""
 
     _state = True
+
+
+class set_grad_enabled(no_grad):
+    """PyTorch's ``set_grad_enabled(mode)``: turns recording on or off for this thread at once,
+    as a call; as a context manager (or decorator) it restores the mode it found on exit."""
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
+    def __init__(self, mode):
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: mode must be True or False, got {mode!r}")
+        super().__init__()
+        self._state = bool(mode)
+        self._before = _grad_mode.enabled
+        _grad_mode.enabled = self._state          # a plain call takes effect now
+
+    def __enter__(self):
+        self._saved.setdefault(_thread_id(), []).append(self._before)
+        _grad_mode.enabled = self._state
+
+    def __call__(self, func):
+        _grad_mode.enabled = self._before         # decorating changes nothing until called
+        state = self._state
+
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(state):
+                return func(*args, **kwargs)
+        wrapper.__name__ = func.__name__
+        wrapper.__doc__ = func.__doc__
+        return wrapper
 
 
 def is_grad_enabled():

@@ -8,6 +8,7 @@ import operator
 import numpy as np
 
 from . import numpy as cnp
+from . import special
 from ._checks import refused_keywords
 from ._core import _GLOBAL, Tensor, _grad_mode, _primal, bump_version
 
@@ -277,6 +278,59 @@ _method("exp", lambda self: cnp.exp(self))
 _method("log", lambda self: cnp.log(self))
 _method("tanh", lambda self: cnp.tanh(self))
 _method("sqrt", lambda self: cnp.sqrt(self))
+_method("sin", lambda self: cnp.sin(self))
+_method("cos", lambda self: cnp.cos(self))
+_method("abs", lambda self: cnp.absolute(self))
+_method("pow", lambda self, exponent: cnp.power(self, exponent))
+_method("sigmoid", lambda self: special.sigmoid(self))
+_method("softmax", lambda self, axis=-1: special.softmax(self, axis=axis))
+_method("log_softmax", lambda self, axis=-1: special.log_softmax(self, axis=axis))
+_method("norm", lambda self, ord=None, axis=None, keepdims=False: cnp.linalg.norm(self, ord, axis, keepdims))
+_method("clone", lambda self: cnp.positive(self))                                 # PyTorch's copy
+_method("float", lambda self: cnp.astype(self, np.float32))                       # PyTorch's names
+_method("double", lambda self: cnp.astype(self, np.float64))
+
+
+def _relu(self):
+    from .nn.functional import relu  # relu'(0) = 0, as the layers'
+    return relu(self)
+
+
+def _t(self):
+    """PyTorch's ``t()``: the transpose of a matrix; a vector or a scalar as it is."""
+    if self.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape}; "
+                         "use swapaxes or permute")
+    return cnp.transpose(self)
+
+
+def _to(self, dtype):
+    """PyTorch's ``to``: a dtype (or the device ``"cpu"``, which is where the values are)."""
+    if isinstance(dtype, str) and dtype == "cpu":
+        return self
+    return cnp.astype(self, dtype)
+
+
+def _expand(self, *shape):
+    """PyTorch's ``expand``: broadcast to ``shape``, where -1 keeps an axis's length."""
+    shape = tuple(_shape_args(shape))
+    lead = len(shape) - self.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the shape {shape} has fewer axes than the tensor's {self.shape}")
+    full = tuple(self.shape[k - lead] if n == -1 and k >= lead else n for k, n in enumerate(shape))
+    return cnp.broadcast_to(self, full)
+
+
+def _fill_(self, value):
+    """Fill with ``value`` in place (as ``zero_``), counted by the version counter."""
+    return self.copy_(value)
+
+
+_method("relu", _relu)
+_method("t", _t)
+_method("to", _to)
+_method("expand", _expand)
+_method("fill_", _fill_)
 
 _DEFERRED = ["max", "min", "prod", "var", "std", "cumsum", "cumprod", "squeeze", "swapaxes",
              "repeat", "diagonal", "trace", "sort", "take", "argmax", "argmin", "argsort",

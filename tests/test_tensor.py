@@ -583,3 +583,64 @@ def test_numpy_views_of_a_tensor_the_backward_pass_reads_are_read_only():
     with cr.no_grad():
         x[0] = 9.0                                            # through the tensor: counted
     assert x.numpy()[0] == 9.0
+
+
+def test_pytorchs_method_names_that_numpy_lacks():
+    x0 = np.array([[1.0, -2.0, 3.0], [0.5, -0.25, -1.0]])
+    methods = {
+        "abs": lambda t: t.abs(), "pow": lambda t: t.pow(3), "sigmoid": lambda t: t.sigmoid(),
+        "relu": lambda t: t.relu(), "softmax": lambda t: t.softmax(axis=0),
+        "log_softmax": lambda t: t.log_softmax(), "norm": lambda t: t.norm(),
+        "clone": lambda t: t.clone(), "t": lambda t: t.t(), "sin": lambda t: t.sin(),
+        "cos": lambda t: t.cos(), "expand": lambda t: t[:, :1].expand(2, 2, -1),
+    }
+    numpy_values = {
+        "abs": np.abs(x0), "pow": x0 ** 3, "sigmoid": 1 / (1 + np.exp(-x0)), "relu": np.maximum(x0, 0),
+        "softmax": np.exp(x0) / np.exp(x0).sum(0),
+        "log_softmax": x0 - np.log(np.exp(x0).sum(-1, keepdims=True)),
+        "norm": np.linalg.norm(x0), "clone": x0, "t": x0.T, "sin": np.sin(x0), "cos": np.cos(x0),
+        "expand": np.broadcast_to(x0[:, :1], (2, 2, 1)),
+    }
+    for name, f in methods.items():
+        out = f(cr.tensor(x0, requires_grad=True))
+        np.testing.assert_allclose(out.numpy(), numpy_values[name], rtol=1e-13, err_msg=name)
+        def squares(v, f=f):                  # finite differences call it on plain arrays
+            return cnp.sum(f(v if isinstance(v, cr.Tensor) else cr.tensor(v)) ** 2)
+        assert cr.gradcheck(squares, x0, modes=("fwd", "rev"), order=2), name
+    t = cr.tensor(x0)
+    assert t.float().dtype == np.float32 and t.float().double().dtype == np.float64
+    assert t.to(np.float32).dtype == np.float32 and t.to("cpu") is t
+    with pytest.raises(ValueError, match=r"t: expects a tensor with at most 2 dimensions, got shape \(1, 2"):
+        cr.tensor(np.ones((1, 2, 3))).t()
+    with pytest.raises(ValueError, match="expand: the shape \\(3,\\) has fewer axes"):
+        t.expand(3)
+    c = cr.tensor(np.zeros(3))
+    before = version_of(c)
+    assert c.fill_(2.5) is c and version_of(c) == before + 1
+    np.testing.assert_array_equal(c.numpy(), [2.5, 2.5, 2.5])
+    with pytest.raises(RuntimeError, match="in-place update of a tensor that is recorded"):
+        cr.tensor(x0, requires_grad=True).fill_(1.0)
+
+
+def test_set_grad_enabled_as_a_call_a_block_and_a_decorator():
+    x = cr.tensor(np.ones(2), requires_grad=True)
+    try:
+        cr.set_grad_enabled(False)                    # a call takes effect at once
+        assert not cr.is_grad_enabled() and not (x * 2).requires_grad
+    finally:
+        cr.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+    with cr.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with cr.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+    @cr.set_grad_enabled(False)
+    def frozen():
+        return (x * 2).requires_grad
+
+    assert cr.is_grad_enabled() and frozen() is False and cr.is_grad_enabled()
+    with pytest.raises(TypeError, match="set_grad_enabled: mode must be True or False, got 'no'"):
+        cr.set_grad_enabled("no")
