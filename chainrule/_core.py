@@ -1158,6 +1158,18 @@ def _exported(t):
     return value
 
 
+def zero_grads(params, set_to_none=True):
+    """``.grad = None`` for each Tensor, or with ``set_to_none=False`` zeros: its array filled in
+    place where it is a writable array, a new one otherwise (a Tensor left by create_graph)."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        elif type(p.grad) is np.ndarray and p.grad.flags.writeable:
+            p.grad.fill(0)
+        else:
+            p.grad = np.zeros(p.shape, p._value.dtype)
+
+
 def _rebuild_tensor(value, requires_grad):
     from . import tensor
     return tensor(value, requires_grad=requires_grad)

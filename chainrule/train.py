@@ -37,6 +37,7 @@ import numpy as np
 
 from . import checkpoint
 from ._core import no_grad
+from .optim.lr_scheduler import ReduceLROnPlateau
 from .replay import TrainStep
 
 __all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
@@ -389,7 +390,8 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
     * ``val_loader``: evaluated after every epoch (``val_loss``, ``val_accuracy``).
     * ``callbacks``: :class:`Callback` objects (:class:`EarlyStopping`, :class:`ModelCheckpoint`).
     * ``progress``: a tqdm bar per epoch with the running loss and samples per second.
-    * ``scheduler``: stepped once per epoch (``scheduler.step()``), saved in checkpoints.
+    * ``scheduler``: stepped once per epoch (``scheduler.step()``; a ``ReduceLROnPlateau`` gets
+      the validation loss, or the training loss without validation data), saved in checkpoints.
     * ``resume``: a :class:`ModelCheckpoint` file to continue from.
     * ``replay``: take the steps of single-input batches through
       :class:`chainrule.replay.TrainStep`, which records a step and replays it with less
@@ -535,7 +537,10 @@ def _train_epoch(state, loss, progress, callbacks, step):
     finally:
         if bar is not None:
             bar.close()
-    if state.scheduler is not None:
+    if isinstance(state.scheduler, ReduceLROnPlateau):          # steps on a metric
+        state.scheduler.step(record["val_loss"] if record.get("val_loss") is not None
+                             else record["train_loss"])
+    elif state.scheduler is not None:
         state.scheduler.step()
     state.history.append(**record)
     state.epoch += 1

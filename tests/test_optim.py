@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 
 import numpy as np
@@ -344,6 +345,71 @@ def test_schedules_follow_their_formulas():
                                0.01 + 0.09 * (1 + np.cos(np.pi * t[:11] / 10)) / 2)
     np.testing.assert_allclose(lrs(lambda o: optim.LinearWarmup(o, 4), 7), 0.1 * np.array(
         [0.25, 0.4375, 0.625, 0.8125, 1, 1, 1]))
+    np.testing.assert_allclose(lrs(lambda o: optim.MultiStepLR(o, [2, 5], gamma=0.5), 7),
+                               0.1 * np.array([1, 1, 0.5, 0.5, 0.5, 0.25, 0.25]))
+    np.testing.assert_allclose(lrs(lambda o: optim.LambdaLR(o, lambda e: 1 / (1 + e)), 5), 0.1 / (1 + t[:5]))
+    with pytest.raises(ValueError, match="MultiStepLR: milestones must be increasing"):
+        optim.MultiStepLR(optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1), [5, 2])
+    with pytest.raises(TypeError, match="LambdaLR: lr_lambda must be a function or a list of 1 functions"):
+        optim.LambdaLR(optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1), 0.5)
+
+
+def test_lambda_schedule_state_leaves_the_functions_out_and_resumes():
+    p = nn.Parameter(np.zeros(1))
+    opt = optim.SGD([p], lr=0.1)
+    sched = optim.LambdaLR(opt, lambda e: 0.9 ** e)
+    for _ in range(3):
+        sched.step()
+    state = sched.state_dict()
+    assert "lr_lambdas" not in state and json.dumps(state)
+    opt2 = optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1)
+    again = optim.LambdaLR(opt2, lambda e: 0.9 ** e)
+    again.load_state_dict(state)
+    again.step()
+    sched.step()
+    assert again.get_last_lr() == sched.get_last_lr() == [0.1 * 0.9 ** 4]
+
+
+def _plateau(metrics, **kw):
+    opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    sched = optim.ReduceLROnPlateau(opt, **kw)
+    out = []
+    for m in metrics:
+        sched.step(m)
+        out.append(opt.param_groups[0]["lr"])
+    return out, sched
+
+
+def test_reduce_on_plateau_waits_patience_bad_steps_then_cools_down():
+    # best 1.0 at step 1; steps 2-4 are bad (patience 2: the third bad one reduces), then a
+    # cooldown of 1 step during which bad steps do not count
+    lrs_, sched = _plateau([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.6],
+                           factor=0.5, patience=2, cooldown=1)
+    assert lrs_ == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert sched.best == 0.5 and sched.num_bad_epochs == 1
+    lrs_, _ = _plateau([0.1, 0.2, 0.3, 0.2], mode="max", patience=0, factor=0.1, min_lr=0.05)
+    assert lrs_ == [1.0, 1.0, 1.0, 0.1]
+    lrs_, _ = _plateau([1.0, 0.99995, 0.9998], patience=0, threshold=1e-4)     # relative: 1e-4 of 1.0
+    assert lrs_ == [1.0, 0.1, 0.1]
+    lrs_, _ = _plateau([1.0, 0.5, 0.45], patience=0, threshold=0.1, threshold_mode="abs")
+    assert lrs_ == [1.0, 1.0, 0.1]
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: mode must be 'min' or 'max'"):
+        _plateau([], mode="lowest")
+    if HAS_TORCH:
+        import torch
+        rng = np.random.default_rng(0)
+        metrics = list(np.cumsum(rng.normal(size=40) * 0.1) + 5)
+        for kw in ({"patience": 2, "cooldown": 1, "factor": 0.5}, {"mode": "max", "patience": 1},
+                   {"threshold_mode": "abs", "threshold": 0.05, "min_lr": 0.2}):
+            ours, _ = _plateau(metrics, **kw)
+            w = torch.zeros(1, requires_grad=True)
+            topt = torch.optim.SGD([w], lr=1.0)
+            tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+            theirs = []
+            for m in metrics:
+                tsched.step(m)
+                theirs.append(topt.param_groups[0]["lr"])
+            np.testing.assert_allclose(ours, theirs, rtol=1e-15)
 
 
 def test_warmup_hands_over_to_the_next_schedule():
@@ -661,3 +727,25 @@ def test_a_plain_sgd_step_allocates_nothing_once_its_scratch_exists():
     finally:
         tracemalloc.stop()
     assert peak < 64 * 32 * 8 // 4, peak                 # well below one weight-sized temporary
+
+
+def test_zero_grad_to_zeros_and_clip_grad_value_as_in_pytorch():
+    model = nn.Linear(3, 2, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model(np.ones((4, 3))).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    opt.zero_grad(set_to_none=False)
+    for p, g in zip(model.parameters(), grads, strict=True):
+        assert p.grad is g and not g.any()                  # the same arrays, filled with zeros
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    model.zero_grad(set_to_none=False)                      # nothing to fill: stays None
+    assert all(p.grad is None for p in model.parameters())
+    w = nn.Parameter(np.zeros(4))
+    w.grad = np.array([-3.0, -0.5, 0.5, 3.0])
+    shared = w.grad
+    optim.clip_grad_value_([w], 1.0)
+    np.testing.assert_array_equal(w.grad, [-1.0, -0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(shared, [-3.0, -0.5, 0.5, 3.0])     # a copy, never written into
+    with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be ≥ 0, got -1"):
+        optim.clip_grad_value_(w, -1)

@@ -553,3 +553,22 @@ def test_a_checkpoint_folder_that_does_not_exist_is_refused_before_training(tmp_
             DataLoader(X, y, batch_size=8), 2,
             callbacks=[ModelCheckpoint(tmp_path / "missing" / "ckpt.safetensors")], progress=False)
     assert model.weight.grad is None                     # nothing was trained
+
+
+def test_fit_steps_reduce_on_plateau_with_the_validation_loss():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 4)), rng.integers(0, 2, 32)
+    model = nn.MLP([4, 3, 2], rng=0)
+    opt = optim.SGD(model.parameters(), lr=1e-6)            # the loss barely moves: a plateau
+    seen = []
+
+    class Spy(optim.ReduceLROnPlateau):
+        def step(self, metrics):
+            seen.append(metrics)
+            super().step(metrics)
+
+    sched = Spy(opt, patience=1, factor=0.5)
+    history = fit(model, cross_entropy, opt, DataLoader(X, y, batch_size=8), epochs=4, scheduler=sched,
+                  val_loader=DataLoader(X, y, batch_size=32), progress=False)
+    assert seen == history.val_loss
+    assert opt.param_groups[0]["lr"] == 1e-6 * 0.5         # bad steps 2 and 3: one reduction

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._core import Tensor, _edits, _primal, bump_version, no_grad
+from .._core import Tensor, _edits, _primal, bump_version, no_grad, zero_grads
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
            "functional_call"]
@@ -326,10 +326,9 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
-        """Set every parameter's ``.grad`` to ``None``."""
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Set every parameter's ``.grad`` to ``None``, or with ``set_to_none=False`` to zeros."""
+        zero_grads(self.parameters(), set_to_none)
 
     # ---- repr
 

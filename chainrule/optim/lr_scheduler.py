@@ -18,11 +18,13 @@ its own ``base_lr`` there; PyTorch's recursive formulas give other numbers after
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from .._checks import integer, real
 
-__all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearWarmup"]
+__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
+           "LinearWarmup", "ReduceLROnPlateau"]
 
 
 class LRScheduler:
@@ -119,6 +121,20 @@ class StepLR(LRScheduler):
         return self.gamma ** (t // self.step_size)
 
 
+class MultiStepLR(LRScheduler):
+    """``lr = base_lr · gamma^k`` after the ``k``-th of the ``milestones`` (increasing steps)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones = [integer("MultiStepLR", "milestones", m) for m in milestones]
+        if self.milestones != sorted(self.milestones):
+            raise ValueError(f"MultiStepLR: milestones must be increasing, got {list(milestones)!r}")
+        self.gamma = real("MultiStepLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, t):
+        return self.gamma ** bisect.bisect_right(self.milestones, t)
+
+
 class ExponentialLR(LRScheduler):
     """``lr = base_lr · gamma^t``."""
 
@@ -143,6 +159,34 @@ class CosineAnnealingLR(LRScheduler):
 
     def factor(self, t):
         return (1.0 + math.cos(math.pi * t / self.T_max)) / 2.0
+
+
+class LambdaLR(LRScheduler):
+    """``lr = base_lr · lr_lambda(t)``, with one function for all groups or one per group. The
+    functions are not part of ``state_dict()``: pass the same ones to the scheduler you restore."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        groups = len(optimizer.param_groups) if hasattr(optimizer, "param_groups") else 1
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
+        if len(fns) != groups or not all(callable(f) for f in fns):
+            raise TypeError(f"LambdaLR: lr_lambda must be a function or a list of {groups} functions "
+                            f"(one per parameter group), got {lr_lambda!r}")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        t = self.last_epoch
+        return [base * float(f(t)) for base, f in zip(self.base_lrs, self.lr_lambdas, strict=True)]
+
+    def _rebase(self, i, lr):
+        f = float(self.lr_lambdas[i](self.last_epoch))
+        if f != 0:
+            self.base_lrs[i] = lr / f
+
+    def state_dict(self):
+        state = super().state_dict()
+        del state["lr_lambdas"]
+        return state
 
 
 class LinearWarmup(LRScheduler):
@@ -183,3 +227,81 @@ class LinearWarmup(LRScheduler):
             self.after._last_lr = self.after.get_lr()
             return list(self.after._last_lr)
         return super().get_lr()
+
+
+class ReduceLROnPlateau:
+    """Multiply the learning rates by ``factor`` when a metric has stopped improving for more than
+    ``patience`` steps, as PyTorch's scheduler of that name: ``step(metric)`` once per epoch
+    (``chainrule.train.fit`` passes the validation loss, or the training loss without
+    validation data).
+
+    ``mode="min"`` for a loss, ``"max"`` for an accuracy; an improvement must beat the best value
+    by ``threshold`` (relative, or absolute with ``threshold_mode="abs"``); after a reduction
+    ``cooldown`` steps pass before bad steps count again; no rate goes below ``min_lr`` (a number
+    or one per group), and a change smaller than ``eps`` is skipped."""
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+        name = "ReduceLROnPlateau"
+        if not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"{name}: expected an optimizer, got {type(optimizer).__name__}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        self.factor = real(name, "factor", factor)
+        if not 0.0 <= self.factor < 1.0:
+            raise ValueError(f"{name}: factor must be in [0, 1), got {factor!r}")
+        self.optimizer = optimizer
+        groups = len(optimizer.param_groups)
+        mins = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * groups
+        if len(mins) != groups:
+            raise ValueError(f"{name}: {len(mins)} min_lr values for {groups} parameter groups")
+        self.min_lrs = [real(name, "min_lr", m) for m in mins]
+        self.mode, self.threshold_mode = mode, threshold_mode
+        self.patience = integer(name, "patience", patience)
+        self.cooldown = integer(name, "cooldown", cooldown)
+        self.threshold, self.eps = real(name, "threshold", threshold), real(name, "eps", eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _better(self, value):
+        sign = 1.0 if self.mode == "max" else -1.0         # which way is better
+        if self.threshold_mode == "rel":
+            bound = self.best * (1 + sign * self.threshold)
+        else:
+            bound = self.best + sign * self.threshold
+        return value > bound if self.mode == "max" else value < bound
+
+    def step(self, metrics):
+        """Record this step's metric (a number) and reduce the rates after too many bad steps."""
+        value = real("ReduceLROnPlateau.step", "metrics", metrics)
+        self.last_epoch += 1
+        if self._better(value):
+            self.best, self.num_bad_epochs = value, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, floor in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+                new = max(group["lr"] * self.factor, floor)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self):
+        """The learning rates after the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self):
+        """Everything but the optimizer: numbers and lists of numbers."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state):
+        self.__dict__.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in state.items()})

@@ -15,9 +15,9 @@ import numpy as np
 
 from .._blas import axpy
 from .._checks import real
-from .._core import Tensor, _primal, bump_version, enable_grad, no_grad
+from .._core import Tensor, _primal, bump_version, enable_grad, no_grad, zero_grads
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "clip_grad_value_"]
 
 
 def step_parameter(p, delta, scale=1.0, scratch=None):
@@ -97,10 +97,10 @@ class Optimizer:
 
     # ---- the step
 
-    def zero_grad(self):
-        """Set every parameter's ``.grad`` to ``None`` (the next backward starts afresh)."""
-        for p in self._params:
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Set every parameter's ``.grad`` to ``None`` (the next backward starts afresh), or with
+        ``set_to_none=False`` fill the arrays with zeros, as PyTorch's ``zero_grad`` does."""
+        zero_grads(self._params, set_to_none)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.  ``closure`` (optional)
@@ -468,6 +468,19 @@ class RMSprop(Optimizer):
             step_parameter(p, buf, lr, b)
         else:
             step_parameter(p, b, lr, b)
+
+
+def clip_grad_value_(params, clip_value):
+    """Clip every gradient entry of ``params`` to ``[-clip_value, clip_value]``, as PyTorch's
+    function of that name; gradients are replaced by clipped copies, never written into."""
+    if isinstance(params, Tensor):
+        params = [params]
+    v = real("clip_grad_value_", "clip_value", clip_value)
+    if not v >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be ≥ 0, got {clip_value!r}")
+    for p in params:
+        if p.grad is not None:
+            p.grad = np.clip(np.asarray(_primal(p.grad)), -v, v)
 
 
 def clip_grad_norm_(params, max_norm, norm_type=2.0):
