@@ -152,6 +152,16 @@ _inplace("div_", np.divide)
 _inplace("copy_", lambda a, b, out: np.copyto(out, b))
 
 
+def _fill(a, value, out):
+    if np.ndim(value) != 0:
+        raise ValueError(f"fill_: expects a number, got an array of shape {np.shape(value)} "
+                         "(copy_ takes arrays)")
+    out.fill(value)                               # cast as NumPy casts: 2.7 into integers is 2
+
+
+_inplace("fill_", _fill)
+
+
 def _augmented(name, fn, ufunc):
     """``t += u`` and its kin. As in PyTorch, a constant tensor, or any tensor under ``no_grad``
     (``p -= lr * p.grad`` in a hand-written optimizer), changes in place, for every reference
@@ -270,7 +280,16 @@ _method("mean", lambda self, axis=None, dtype=None, out=None, keepdims=False, **
         cnp.mean(self, axis, dtype, out, keepdims=keepdims, **kwargs))
 _method("dot", lambda self, other: cnp.dot(self, other))
 _method("astype", lambda self, dtype, copy=True: cnp.astype(self, dtype))
-_method("copy", lambda self: cnp.positive(self))
+
+
+def _copy(self):
+    """A new array with the same values: recorded for floats, a constant for the rest."""
+    if np.issubdtype(self.dtype, np.inexact):
+        return cnp.positive(self)
+    return Tensor._make(np.array(_primal(self)), None, None, None)
+
+
+_method("copy", _copy)
 _method("clip", lambda self, a_min=None, a_max=None, out=None, **kwargs:
         cnp.clip(self, a_min, a_max, out, **kwargs))
 _method("clamp", lambda self, min=None, max=None: cnp.clip(self, min, max))      # PyTorch's name
@@ -283,12 +302,35 @@ _method("cos", lambda self: cnp.cos(self))
 _method("abs", lambda self: cnp.absolute(self))
 _method("pow", lambda self, exponent: cnp.power(self, exponent))
 _method("sigmoid", lambda self: special.sigmoid(self))
-_method("softmax", lambda self, axis=-1: special.softmax(self, axis=axis))
-_method("log_softmax", lambda self, axis=-1: special.log_softmax(self, axis=axis))
-_method("norm", lambda self, ord=None, axis=None, keepdims=False: cnp.linalg.norm(self, ord, axis, keepdims))
-_method("clone", lambda self: cnp.positive(self))                                 # PyTorch's copy
-_method("float", lambda self: cnp.astype(self, np.float32))                       # PyTorch's names
-_method("double", lambda self: cnp.astype(self, np.float64))
+_method("clone", _copy)                                                           # PyTorch's copy
+_method("float", lambda self: _to(self, np.float32))                              # PyTorch's names
+_method("double", lambda self: _to(self, np.float64))
+
+
+def _softmax_axis(name, dim, axis):
+    if dim is not None and axis is not None:
+        raise TypeError(f"{name}: give the axis once, as dim or as axis")
+    return -1 if dim is None and axis is None else (dim if dim is not None else axis)
+
+
+_method("softmax", lambda self, dim=None, *, axis=None:
+        special.softmax(self, axis=_softmax_axis("softmax", dim, axis)))
+_method("log_softmax", lambda self, dim=None, *, axis=None:
+        special.log_softmax(self, axis=_softmax_axis("log_softmax", dim, axis)))
+
+
+def _norm(self, p="fro", dim=None, keepdim=False):
+    """PyTorch's ``norm``: the ``p``-norm of the entries taken as one vector, or along ``dim``
+    (an axis or a tuple of axes); ``"fro"`` is the 2-norm. ``cnp.linalg.norm`` gives NumPy's
+    matrix norms instead."""
+    ord = 2 if isinstance(p, str) and p == "fro" else p
+    if isinstance(ord, str):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r} (cnp.linalg.norm has the "
+                         "matrix norms)")
+    return cnp.linalg.vector_norm(self, axis=dim, keepdims=keepdim, ord=ord)
+
+
+_method("norm", _norm)
 
 
 def _relu(self):
@@ -304,10 +346,23 @@ def _t(self):
     return cnp.transpose(self)
 
 
-def _to(self, dtype):
-    """PyTorch's ``to``: a dtype (or the device ``"cpu"``, which is where the values are)."""
-    if isinstance(dtype, str) and dtype == "cpu":
-        return self
+def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    """PyTorch's ``to``: a dtype (NumPy's or PyTorch's name for it) and a device, which can only
+    be the CPU; the tensor itself when nothing changes, as in PyTorch."""
+    for a in args:
+        if isinstance(a, str) and not a.startswith("torch."):
+            device = a
+        elif dtype is None:
+            dtype = a
+        else:
+            raise TypeError(f"to: give one dtype, got {args!r}")
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise ValueError(f"to: chainrule computes on the CPU with NumPy; there is no device {device!r}")
+    if dtype is not None:
+        name = str(dtype)
+        dtype = np.dtype(name[len("torch."):] if name.startswith("torch.") else dtype)
+    if dtype is None or dtype == self.dtype:
+        return _copy(self) if copy else self
     return cnp.astype(self, dtype)
 
 
@@ -321,16 +376,10 @@ def _expand(self, *shape):
     return cnp.broadcast_to(self, full)
 
 
-def _fill_(self, value):
-    """Fill with ``value`` in place (as ``zero_``), counted by the version counter."""
-    return self.copy_(value)
-
-
 _method("relu", _relu)
 _method("t", _t)
 _method("to", _to)
 _method("expand", _expand)
-_method("fill_", _fill_)
 
 _DEFERRED = ["max", "min", "prod", "var", "std", "cumsum", "cumprod", "squeeze", "swapaxes",
              "repeat", "diagonal", "trace", "sort", "take", "argmax", "argmin", "argsort",

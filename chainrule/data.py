@@ -204,8 +204,9 @@ class DataLoader:
                              f"({type(e).__name__}: {e}); pass what state_dict() returned") from None
 
     def __repr__(self):
-        shapes = ", ".join(str(a.shape) for a in self.arrays)
-        return (f"DataLoader({shapes}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+        what = (f"{type(self.dataset).__name__} of {len(self.dataset)}" if self.dataset is not None
+                else ", ".join(str(a.shape) for a in self.arrays))
+        return (f"DataLoader({what}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last})")
 
 

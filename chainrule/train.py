@@ -301,17 +301,20 @@ def save_training_state(path, state, **metadata):
 
 
 def _generators(model):
-    """Every ``numpy.random.Generator`` reachable from ``model``'s attributes, by path."""
+    """Every ``numpy.random.Generator`` reachable from ``model``'s attributes, by path; one that
+    several modules share (``chainrule.manual_seed``'s, for all made without ``rng=``) under
+    each of its paths, as checkpoints written when each had its own list them."""
     found = {}
     seen = set()
 
     def visit(obj, prefix):
+        if isinstance(obj, np.random.Generator):
+            found[prefix.rstrip(".")] = obj
+            return
         if id(obj) in seen:
             return
         seen.add(id(obj))
-        if isinstance(obj, np.random.Generator):
-            found[prefix.rstrip(".")] = obj
-        elif isinstance(obj, dict):
+        if isinstance(obj, dict):
             for k, v in obj.items():
                 visit(v, f"{prefix}{k}.")
         elif isinstance(obj, (list, tuple)):
@@ -391,7 +394,8 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
     * ``callbacks``: :class:`Callback` objects (:class:`EarlyStopping`, :class:`ModelCheckpoint`).
     * ``progress``: a tqdm bar per epoch with the running loss and samples per second.
     * ``scheduler``: stepped once per epoch (``scheduler.step()``; a ``ReduceLROnPlateau`` gets
-      the validation loss, or the training loss without validation data), saved in checkpoints.
+      the validation loss, or the training loss without validation data, in ``"min"`` mode and
+      the validation accuracy in ``"max"`` mode), saved in checkpoints.
     * ``resume``: a :class:`ModelCheckpoint` file to continue from.
     * ``replay``: take the steps of single-input batches through
       :class:`chainrule.replay.TrainStep`, which records a step and replays it with less
@@ -410,6 +414,9 @@ def fit(model, loss, optimizer, train_loader, epochs, val_loader=None, callbacks
                              "batch_size with drop_last=True)")
     # checkpoints last: their files then hold every other callback's state after the epoch
     callbacks = sorted(callbacks, key=lambda cb: isinstance(cb, ModelCheckpoint))
+    if isinstance(scheduler, ReduceLROnPlateau) and scheduler.mode == "max" and val_loader is None:
+        raise ValueError("fit: ReduceLROnPlateau(mode='max') is stepped with the validation accuracy; pass "
+                         "val_loader=, or use mode='min' to step on the loss")
     state = TrainingState(model, optimizer, train_loader, val_loader, scheduler, epochs, History(), callbacks)
     saved_callbacks = _resume(resume, state) if resume is not None else {}
     for cb in callbacks:
@@ -481,7 +488,7 @@ def _train_epoch(state, loss, progress, callbacks, step):
     shown_at = -math.inf
     try:
         for b, batch in enumerate(state.train_loader):
-            *inputs, targets = batch
+            *inputs, targets = _unpacked(batch, "fit")
             try:
                 lv = step(inputs[0] if len(inputs) == 1 else tuple(inputs), targets)
                 outputs = step.outputs
@@ -538,12 +545,32 @@ def _train_epoch(state, loss, progress, callbacks, step):
         if bar is not None:
             bar.close()
     if isinstance(state.scheduler, ReduceLROnPlateau):          # steps on a metric
-        state.scheduler.step(record["val_loss"] if record.get("val_loss") is not None
-                             else record["train_loss"])
+        state.scheduler.step(_plateau_metric(state.scheduler, record))
     elif state.scheduler is not None:
         state.scheduler.step()
     state.history.append(**record)
     state.epoch += 1
+
+
+def _plateau_metric(scheduler, record):
+    """What ``fit`` steps a ``ReduceLROnPlateau`` with: the validation loss (the training loss
+    without validation data) in ``"min"`` mode, the validation accuracy in ``"max"`` mode."""
+    if scheduler.mode == "min":
+        return record["val_loss"] if record.get("val_loss") is not None else record["train_loss"]
+    if record.get("val_accuracy") is None:
+        raise ValueError("fit: ReduceLROnPlateau(mode='max') is stepped with the validation accuracy, "
+                         "which needs val_loader= and class scores with integer labels; use mode='min' "
+                         "to step on the loss")
+    return record["val_accuracy"]
+
+
+def _unpacked(batch, where):
+    """A batch as ``(*inputs, targets)``; a dict (from a dataset of dict samples) is refused by
+    name, since unpacking it would give its keys."""
+    if isinstance(batch, dict):
+        raise TypeError(f"{where}: the loader yields dicts (keys {list(batch)}); it needs batches "
+                        "(inputs..., targets): make the dataset's samples (x, y) tuples")
+    return batch
 
 
 def evaluate(model, loss, loader):
@@ -561,7 +588,7 @@ def evaluate(model, loss, loader):
     try:
         with no_grad():
             for batch in loader:
-                *inputs, targets = batch
+                *inputs, targets = _unpacked(batch, "evaluate")
                 outputs = model(*inputs)
                 n = len(targets)
                 value = float(_batch_loss(loss, outputs, targets, "evaluate"))

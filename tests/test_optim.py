@@ -749,3 +749,48 @@ def test_zero_grad_to_zeros_and_clip_grad_value_as_in_pytorch():
     np.testing.assert_array_equal(shared, [-3.0, -0.5, 0.5, 3.0])     # a copy, never written into
     with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be ≥ 0, got -1"):
         optim.clip_grad_value_(w, -1)
+
+
+def test_lambda_schedule_sets_the_rate_outright_as_pytorchs_does():
+    p = nn.Parameter(np.zeros(1))
+    opt = optim.SGD([p], lr=1.0)
+    lam = optim.LambdaLR(opt, lambda e: 0.9 ** e)
+    step = optim.StepLR(opt, 2, 0.5)
+    got = []
+    for _ in range(5):
+        got.append(opt.param_groups[0]["lr"])
+        lam.step()
+        step.step()
+    # each step LambdaLR sets 0.9^e outright, then StepLR halves it at even steps
+    np.testing.assert_allclose(got, [0.9 ** e * (0.5 if e and e % 2 == 0 else 1.0) for e in range(5)],
+                               rtol=1e-14)
+    if HAS_TORCH:
+        import torch
+        w = torch.zeros(1, requires_grad=True)
+        topt = torch.optim.SGD([w], lr=1.0)
+        tl = torch.optim.lr_scheduler.LambdaLR(topt, lambda e: 0.9 ** e)
+        ts = torch.optim.lr_scheduler.StepLR(topt, 2, 0.5)
+        theirs = []
+        for _ in range(5):
+            theirs.append(topt.param_groups[0]["lr"])
+            topt.step()
+            tl.step()
+            ts.step()
+        np.testing.assert_allclose(got, theirs, rtol=1e-14)
+
+
+def test_reduce_on_plateau_checks_its_settings_and_groups():
+    def sgd():
+        return optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError, match="patience must be ≥ 0, got -1"):
+        optim.ReduceLROnPlateau(sgd(), patience=-1)
+    opt = sgd()
+    with pytest.raises(TypeError, match="`after` must be a schedule of the rate by step"):
+        optim.LinearWarmup(opt, 2, after=optim.ReduceLROnPlateau(opt))
+    plateau = optim.ReduceLROnPlateau(opt, patience=0, min_lr=0.5)
+    opt.add_param_group({"params": [nn.Parameter(np.zeros(1))], "lr": 2.0})
+    plateau.step(1.0)
+    plateau.step(1.0)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.5]     # one min_lr serves the new group
+    with pytest.raises(ValueError, match=r"the state lacks \['factor'"):
+        optim.ReduceLROnPlateau(sgd()).load_state_dict(optim.StepLR(sgd(), 2).state_dict())

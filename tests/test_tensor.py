@@ -608,8 +608,25 @@ def test_pytorchs_method_names_that_numpy_lacks():
             return cnp.sum(f(v if isinstance(v, cr.Tensor) else cr.tensor(v)) ** 2)
         assert cr.gradcheck(squares, x0, modes=("fwd", "rev"), order=2), name
     t = cr.tensor(x0)
+    m = cr.tensor(np.array([[1.0, 2.0], [3.0, -4.0]]))              # PyTorch's norm: entries as a vector
+    assert m.norm(1).item() == 10.0 and m.norm(float("inf")).item() == 4.0
+    np.testing.assert_allclose(m.norm().item(), np.sqrt(30.0), rtol=1e-15)
+    np.testing.assert_allclose(m.norm(2, dim=1).numpy(), [np.sqrt(5.0), 5.0], rtol=1e-15)
+    assert m.norm(dim=(0, 1), keepdim=True).shape == (1, 1)
+    np.testing.assert_allclose(t.softmax(dim=0).numpy(), t.softmax(axis=0).numpy())
     assert t.float().dtype == np.float32 and t.float().double().dtype == np.float64
-    assert t.to(np.float32).dtype == np.float32 and t.to("cpu") is t
+    assert t.double() is t and t.to(np.float64) is t and t.to(copy=True) is not t       # as PyTorch's
+    assert t.to(np.float32).dtype == np.float32 and t.to("cpu") is t and t.to("cpu:0", np.float64) is t
+    assert t.to(device="cpu", dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="to: chainrule computes on the CPU .* no device .cuda."):
+        t.to("cuda")
+    flags = cr.tensor(np.array([True, False]))
+    assert flags.clone().dtype == bool and flags.clone() is not flags
+    ints = cr.tensor(np.array([1, 2]))
+    ints.fill_(2.7)                                                  # cast as NumPy casts
+    np.testing.assert_array_equal(ints.numpy(), [2, 2])
+    with pytest.raises(ValueError, match=r"fill_: expects a number, got an array of shape \(2,\)"):
+        ints.fill_(np.ones(2))
     with pytest.raises(ValueError, match=r"t: expects a tensor with at most 2 dimensions, got shape \(1, 2"):
         cr.tensor(np.ones((1, 2, 3))).t()
     with pytest.raises(ValueError, match="expand: the shape \\(3,\\) has fewer axes"):

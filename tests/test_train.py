@@ -572,3 +572,52 @@ def test_fit_steps_reduce_on_plateau_with_the_validation_loss():
                   val_loader=DataLoader(X, y, batch_size=32), progress=False)
     assert seen == history.val_loss
     assert opt.param_groups[0]["lr"] == 1e-6 * 0.5         # bad steps 2 and 3: one reduction
+
+
+def test_resume_reads_generator_states_of_dropouts_that_now_share_one_generator(tmp_path):
+    # checkpoints written while each Dropout had its own generator list one state per path;
+    # Dropouts made without rng= now share chainrule.manual_seed's generator
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 4)), rng.integers(0, 2, 32)
+
+    def model(seeds):
+        return nn.Sequential(nn.Linear(4, 6, rng=0), nn.Dropout(0.2, rng=seeds[0]), nn.ReLU(),
+                             nn.Linear(6, 6, rng=1), nn.Dropout(0.2, rng=seeds[1]), nn.Linear(6, 2, rng=2))
+
+    path = tmp_path / "ck.safetensors"
+    first = model((1, 2))
+    fit(first, cross_entropy, optim.SGD(first.parameters(), lr=0.1), DataLoader(X, y, batch_size=8), epochs=1,
+        callbacks=[ModelCheckpoint(path)], progress=False)
+    again = model((None, None))
+    history = fit(again, cross_entropy, optim.SGD(again.parameters(), lr=0.1), DataLoader(X, y, batch_size=8),
+                  epochs=2, resume=path, progress=False)
+    assert len(history.train_loss) == 2
+
+
+def test_fit_steps_reduce_on_plateau_in_max_mode_with_the_validation_accuracy():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(32, 4)), rng.integers(0, 2, 32)
+    model = nn.MLP([4, 3, 2], rng=0)
+    opt = optim.SGD(model.parameters(), lr=1e-6)
+    seen = []
+
+    class Spy(optim.ReduceLROnPlateau):
+        def step(self, metrics):
+            seen.append(metrics)
+            super().step(metrics)
+
+    history = fit(model, cross_entropy, opt, DataLoader(X, y, batch_size=8), epochs=3,
+                  scheduler=Spy(opt, mode="max", patience=5), val_loader=DataLoader(X, y, batch_size=32),
+                  progress=False)
+    assert seen == history.val_accuracy
+    with pytest.raises(ValueError, match=r"\(mode=.max.\) is stepped with the validation accuracy"):
+        fit(model, cross_entropy, opt, DataLoader(X, y, batch_size=8), epochs=1,
+            scheduler=optim.ReduceLROnPlateau(opt, mode="max"), progress=False)
+
+
+def test_fit_refuses_batches_of_dicts_by_name():
+    records = [{"x": np.ones(4), "y": 0}, {"x": np.zeros(4), "y": 1}]
+    model = nn.MLP([4, 2], rng=0)
+    with pytest.raises(TypeError, match=r"fit: the loader yields dicts \(keys.*\(x, y\) tuples"):
+        fit(model, cross_entropy, optim.SGD(model.parameters(), lr=0.1), DataLoader(records, batch_size=2),
+            epochs=1, progress=False)

@@ -162,8 +162,10 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class LambdaLR(LRScheduler):
-    """``lr = base_lr · lr_lambda(t)``, with one function for all groups or one per group. The
-    functions are not part of ``state_dict()``: pass the same ones to the scheduler you restore."""
+    """``lr = base_lr · lr_lambda(t)``, with one function for all groups or one per group. As in
+    PyTorch it sets the rate outright at each step: it does not chain with other schedules or
+    take up a rate set by hand. The functions are not part of ``state_dict()``: pass the same
+    ones to the scheduler you restore."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         groups = len(optimizer.param_groups) if hasattr(optimizer, "param_groups") else 1
@@ -179,9 +181,7 @@ class LambdaLR(LRScheduler):
         return [base * float(f(t)) for base, f in zip(self.base_lrs, self.lr_lambdas, strict=True)]
 
     def _rebase(self, i, lr):
-        f = float(self.lr_lambdas[i](self.last_epoch))
-        if f != 0:
-            self.base_lrs[i] = lr / f
+        pass                                     # closed form: the rate is base_lr · f(t), always
 
     def state_dict(self):
         state = super().state_dict()
@@ -202,7 +202,11 @@ class LinearWarmup(LRScheduler):
             raise ValueError(f"LinearWarmup: warmup_steps must be ≥ 1, got {warmup_steps!r}")
         self.start_factor = (1.0 / self.warmup_steps if start_factor is None
                              else real("LinearWarmup", "start_factor", start_factor))
-        if after is not None and getattr(after, "optimizer", None) is not optimizer:
+        if after is not None and not isinstance(after, LRScheduler):
+            raise TypeError(f"LinearWarmup: `after` must be a schedule of the rate by step "
+                            f"({type(after).__name__} is not one); step a ReduceLROnPlateau on its own "
+                            "after the warm-up")
+        if after is not None and after.optimizer is not optimizer:
             raise ValueError("LinearWarmup: `after` must be a scheduler of the same optimizer")
         self.after = after
         super().__init__(optimizer, last_epoch)
@@ -258,9 +262,13 @@ class ReduceLROnPlateau:
         if len(mins) != groups:
             raise ValueError(f"{name}: {len(mins)} min_lr values for {groups} parameter groups")
         self.min_lrs = [real(name, "min_lr", m) for m in mins]
+        self._one_min_lr = not isinstance(min_lr, (list, tuple))
         self.mode, self.threshold_mode = mode, threshold_mode
         self.patience = integer(name, "patience", patience)
         self.cooldown = integer(name, "cooldown", cooldown)
+        for what, v in (("patience", self.patience), ("cooldown", self.cooldown)):
+            if v < 0:
+                raise ValueError(f"{name}: {what} must be ≥ 0, got {v}")
         self.threshold, self.eps = real(name, "threshold", threshold), real(name, "eps", eps)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
@@ -287,8 +295,15 @@ class ReduceLROnPlateau:
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):           # add_param_group since
+            if not self._one_min_lr:
+                raise ValueError(f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups but "
+                                 f"min_lr gave {len(self.min_lrs)}; create the scheduler after the last "
+                                 "add_param_group(), or give one min_lr for all")
+            self.min_lrs = [self.min_lrs[0]] * len(groups)
         if self.num_bad_epochs > self.patience:
-            for group, floor in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+            for group, floor in zip(groups, self.min_lrs, strict=True):
                 new = max(group["lr"] * self.factor, floor)
                 if group["lr"] - new > self.eps:
                     group["lr"] = new
@@ -304,4 +319,8 @@ class ReduceLROnPlateau:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state):
+        missing = [k for k in self.state_dict() if k not in state]
+        if missing:
+            raise ValueError(f"ReduceLROnPlateau.load_state_dict: the state lacks {missing} (is it another "
+                             "scheduler's?)")
         self.__dict__.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in state.items()})
