@@ -75,6 +75,8 @@ def test_a_replayed_mlp_step_equals_the_ordinary_step_bit_for_bit(opt, dtype):
     (lambda: nn.Neuron(6, "identity", bias_feature=True, rng=0),
      lambda a, y: losses.log_loss(a, y, from_logits=True), "binary"),
     (lambda: nn.MLP([6, 4, 1], rng=0), lambda p, y: losses.log_loss(p[:, 0], y, from_logits=True), "binary"),
+    (lambda: nn.Sequential(nn.Linear(6, 4, rng=0), nn.ReLU(), nn.Linear(4, 3, rng=1), nn.LogSoftmax(dim=1)),
+     nn.NLLLoss(), "labels"),
 ])
 def test_replay_is_exact_for_other_models_and_losses(make, loss, target):
     rng = np.random.default_rng(2)

@@ -433,6 +433,38 @@ def softmax_cross_entropy(logits, target, reduction="none"):
     return _checked_softmax_cross_entropy(logits, target, reduction, math.prod(zs[:-1]))
 
 
+# ---- the entries of the labels: z[i, labels[i]], as a primitive (nll_loss)
+
+def _pick(z, labels):
+    return _picked(z, labels)
+
+
+def _one_hot(labels, k, dtype):
+    rows = np.zeros(labels.shape + (k,), dtype)
+    np.put_along_axis(rows, labels[..., None].astype(np.intp), 1, axis=-1)
+    return rows
+
+
+def _pick_vjp(g, ans, z, labels):
+    n, k = _shape(z)
+    if type(g) is np.ndarray and g.ndim == 1 and type(z) is np.ndarray:
+        out = np.zeros((n, k), np.result_type(g, z))
+        return _picked(out, labels, subtract=-g)      # g into each row's label, in one pass
+    return cnp.expand_dims(g, -1) * _one_hot(labels, k, np.result_type(_primal(g), _primal(z)))
+
+
+def _pick_jvp(t, ans, z, labels):
+    if type(t) is np.ndarray and t.ndim == 2:
+        return _picked(t, labels)
+    return cnp.sum(t * _one_hot(labels, _shape(z)[-1], np.result_type(_primal(t))), axis=-1)
+
+
+_pick_p = primitive(_pick, name="pick")               # labels: a constant, checked by the caller
+_pick_p.prim.fresh_vjp = True
+defvjp(_pick_p, _pick_vjp)
+defjvp(_pick_p, _pick_jvp)
+
+
 _UNSIGNED = {}       # a signed integer dtype: (the unsigned dtype of its width, its largest value)
 
 

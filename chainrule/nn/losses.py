@@ -29,7 +29,7 @@ from .. import numpy as cnp
 from .. import special
 from .._checks import shown
 from .._core import Tensor, _primal, _shape, host
-from .functional import _checked_softmax_cross_entropy, _label_range
+from .functional import _checked_softmax_cross_entropy, _label_range, _pick_p
 from .module import Module
 
 __all__ = ["mse", "log_loss", "binary_cross_entropy", "cross_entropy", "nll_loss", "kl_div", "hinge",
@@ -285,7 +285,7 @@ def nll_loss(log_probs, labels, reduction="mean"):
     n, k = _scores_2d(name, log_probs, "log-probabilities")
     _check_log_probs(name, v)
     y = _labels(name, labels, n, k)
-    return _reduce(-log_probs[np.arange(n), y], reduction)
+    return _reduce(-_pick_p(log_probs, y), reduction)      # one primitive: a replayable step
 
 
 def kl_div(target, predicted, reduction="mean"):
