@@ -319,15 +319,24 @@ _method("log_softmax", lambda self, dim=None, *, axis=None:
         special.log_softmax(self, axis=_softmax_axis("log_softmax", dim, axis)))
 
 
-def _norm(self, p="fro", dim=None, keepdim=False):
+def _norm(self, p="fro", dim=None, keepdim=False, *, ord=None, axis=None, keepdims=None):
     """PyTorch's ``norm``: the ``p``-norm of the entries taken as one vector, or along ``dim``
-    (an axis or a tuple of axes); ``"fro"`` is the 2-norm. ``cnp.linalg.norm`` gives NumPy's
-    matrix norms instead."""
+    (an axis or a tuple of axes; ``()`` is all of them); ``"fro"`` is the 2-norm. NumPy's
+    names ``ord``, ``axis``, ``keepdims`` are read too. ``cnp.linalg.norm`` gives NumPy's matrix
+    norms instead."""
+    p = p if ord is None else ord
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    if dim == () or (self.ndim == 0 and dim in (0, -1)):
+        dim = None
     ord = 2 if isinstance(p, str) and p == "fro" else p
     if isinstance(ord, str):
         raise ValueError(f"norm: p must be a number or 'fro', got {p!r} (cnp.linalg.norm has the "
                          "matrix norms)")
-    return cnp.linalg.vector_norm(self, axis=dim, keepdims=keepdim, ord=ord)
+    if self.size == 0:                            # the norm of nothing is 0, as in PyTorch
+        return cnp.sum(cnp.abs(self), axis=dim, keepdims=keepdim)
+    out = cnp.linalg.vector_norm(self, axis=dim, keepdims=keepdim, ord=ord)
+    return out if isinstance(out, Tensor) else Tensor._make(np.asarray(out), None, None, None)
 
 
 _method("norm", _norm)
@@ -348,22 +357,42 @@ def _t(self):
 
 def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
     """PyTorch's ``to``: a dtype (NumPy's or PyTorch's name for it) and a device, which can only
-    be the CPU; the tensor itself when nothing changes, as in PyTorch."""
+    be the CPU, then PyTorch's ``non_blocking`` and ``copy``; the tensor itself when nothing
+    changes, as in PyTorch."""
+    flags = []
     for a in args:
-        if isinstance(a, str) and not a.startswith("torch."):
-            device = a
-        elif dtype is None:
+        if isinstance(a, (bool, np.bool_)):
+            flags.append(bool(a))                 # non_blocking, then copy
+        elif _as_dtype(a) is not None:
+            if dtype is not None:
+                raise TypeError(f"to: give one dtype, got {args!r}")
             dtype = a
         else:
-            raise TypeError(f"to: give one dtype, got {args!r}")
-    if device is not None and str(device).split(":")[0] != "cpu":
+            device = a
+    if len(flags) > 2:
+        raise TypeError(f"to: too many arguments {args!r}")
+    copy = flags[1] if len(flags) == 2 else copy
+    if device is not None and str(getattr(device, "type", device)).split(":")[0] != "cpu":
         raise ValueError(f"to: chainrule computes on the CPU with NumPy; there is no device {device!r}")
     if dtype is not None:
-        name = str(dtype)
-        dtype = np.dtype(name[len("torch."):] if name.startswith("torch.") else dtype)
+        dtype = _as_dtype(dtype)
+        if dtype is None:
+            raise TypeError(f"to: not a dtype: {args!r}")
     if dtype is None or dtype == self.dtype:
         return _copy(self) if copy else self
-    return cnp.astype(self, dtype)
+    out = cnp.astype(self, dtype)
+    return out if isinstance(out, Tensor) else Tensor._make(out, None, None, None)   # integers: a constant
+
+
+def _as_dtype(x):
+    """NumPy's dtype for ``x`` (a NumPy dtype or type, its name, or a PyTorch dtype), or None."""
+    name = str(x)
+    if name.startswith("torch."):
+        x = name[len("torch."):]
+    try:
+        return np.dtype(x)
+    except TypeError:
+        return None
 
 
 def _expand(self, *shape):

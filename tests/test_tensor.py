@@ -618,6 +618,13 @@ def test_pytorchs_method_names_that_numpy_lacks():
     assert t.double() is t and t.to(np.float64) is t and t.to(copy=True) is not t       # as PyTorch's
     assert t.to(np.float32).dtype == np.float32 and t.to("cpu") is t and t.to("cpu:0", np.float64) is t
     assert t.to(device="cpu", dtype=np.float32).dtype == np.float32
+    assert t.to("float32").dtype == t.to("f4").dtype == np.float32                 # dtype names
+    assert t.to(np.float64, False, True) is not t                                  # copy=True
+    as_int = t.to(np.int64)
+    assert isinstance(as_int, cr.Tensor) and as_int.dtype == np.int64
+    assert m.norm(axis=1, ord=1).shape == (2,) and m.norm(dim=()).item() == m.norm().item()
+    empty = cr.tensor(np.zeros((0, 3)), requires_grad=True)
+    assert empty.norm().item() == 0.0 and isinstance(m.norm(0), cr.Tensor) and m.norm(0).item() == 4.0
     with pytest.raises(ValueError, match="to: chainrule computes on the CPU .* no device .cuda."):
         t.to("cuda")
     flags = cr.tensor(np.array([True, False]))

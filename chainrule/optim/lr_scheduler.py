@@ -287,6 +287,13 @@ class ReduceLROnPlateau:
     def step(self, metrics):
         """Record this step's metric (a number) and reduce the rates after too many bad steps."""
         value = real("ReduceLROnPlateau.step", "metrics", metrics)
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):           # add_param_group since
+            if not self._one_min_lr:
+                raise ValueError(f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups but "
+                                 f"min_lr gave {len(self.min_lrs)}; create the scheduler after the last "
+                                 "add_param_group(), or give one min_lr for all")
+            self.min_lrs = [self.min_lrs[0]] * len(groups)
         self.last_epoch += 1
         if self._better(value):
             self.best, self.num_bad_epochs = value, 0
@@ -295,13 +302,6 @@ class ReduceLROnPlateau:
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
-        groups = self.optimizer.param_groups
-        if len(groups) != len(self.min_lrs):           # add_param_group since
-            if not self._one_min_lr:
-                raise ValueError(f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups but "
-                                 f"min_lr gave {len(self.min_lrs)}; create the scheduler after the last "
-                                 "add_param_group(), or give one min_lr for all")
-            self.min_lrs = [self.min_lrs[0]] * len(groups)
         if self.num_bad_epochs > self.patience:
             for group, floor in zip(groups, self.min_lrs, strict=True):
                 new = max(group["lr"] * self.factor, floor)
@@ -319,8 +319,11 @@ class ReduceLROnPlateau:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state):
-        missing = [k for k in self.state_dict() if k not in state]
+        missing = [k for k in ("mode", "factor", "patience", "best", "num_bad_epochs", "cooldown_counter",
+                               "min_lrs") if k not in state]
         if missing:
             raise ValueError(f"ReduceLROnPlateau.load_state_dict: the state lacks {missing} (is it another "
                              "scheduler's?)")
         self.__dict__.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in state.items()})
+        if "_one_min_lr" not in state:                 # a state saved before it was recorded
+            self._one_min_lr = len(set(self.min_lrs)) <= 1
