@@ -387,3 +387,24 @@ def test_cross_entropy_keeps_no_logits_alive_for_its_backward_pass():
     del z
     gc.collect()
     assert alive() is None and F._last_exp[0] is None      # nor their exponentials
+
+
+def test_pytorchs_functional_names_call_chainrules_losses_and_activations():
+    from chainrule.nn import activations
+    rng = np.random.default_rng(4)
+    z, t = rng.standard_normal((5, 3)), rng.random((5, 3))
+    y, yb = rng.integers(0, 3, 5), rng.integers(0, 2, (5, 3)).astype(float)
+    pairs = [
+        (F.cross_entropy(z, y, "sum"), losses.cross_entropy(z, y, "sum")),
+        (F.nll_loss(special.log_softmax(z), y), losses.nll_loss(special.log_softmax(z), y)),
+        (F.mse_loss(z, t, "none"), losses.mse(z, t, "none")),
+        (F.binary_cross_entropy(t, yb), losses.log_loss(t, yb)),
+        (F.binary_cross_entropy_with_logits(z, yb), losses.log_loss(z, yb, from_logits=True)),
+        (F.softmax(z, 0), special.softmax(z, axis=0)), (F.log_softmax(z, 1), special.log_softmax(z, axis=1)),
+        (F.sigmoid(z), special.sigmoid(z)), (F.tanh(z), np.tanh(z)),
+        (F.leaky_relu(z, 0.2), activations.leaky_relu(z, 0.2)), (F.softplus(z), activations.softplus(z)),
+    ]
+    for got, expected in pairs:
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+    assert cr.gradcheck(lambda a: F.cross_entropy(a, y), z, modes=("fwd", "rev"), order=2)
+    assert cr.gradcheck(lambda a: F.binary_cross_entropy_with_logits(a, yb), z, modes=("fwd", "rev"), order=2)

@@ -11,6 +11,11 @@ fusing them saves whole passes over the data (measured in ``bench/train_step.py`
 * ``softmax_cross_entropy(z, y) = logsumexp(z) - z[y]`` per row — no log-probability matrix,
   no scatter of the picked entries.
 
+It also answers to PyTorch's ``torch.nn.functional`` names for the losses and activations
+(``F.cross_entropy``, ``F.nll_loss``, ``F.mse_loss``, ``F.binary_cross_entropy[_with_logits]``,
+``F.softmax``, ``F.log_softmax``, ``F.sigmoid``, ``F.tanh``, ``F.leaky_relu``, ``F.softplus``),
+which call the functions of ``chainrule.nn.losses``, ``activations`` and ``special``.
+
 The rules are written with differentiable functions like every other rule, so derivatives
 of any order still work.
 """
@@ -42,7 +47,9 @@ from .._core import (
 )
 from ..numpy._ufuncs import elementwise
 
-__all__ = ["linear", "relu", "softmax_cross_entropy"]
+__all__ = ["linear", "relu", "softmax_cross_entropy", "cross_entropy", "nll_loss", "mse_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax", "log_softmax", "sigmoid",
+           "tanh", "leaky_relu", "softplus"]
 
 
 # ---- linear: y = x Wᵀ + b, optionally followed by relu
@@ -495,3 +502,66 @@ def _checked_softmax_cross_entropy(logits, target, reduction, rows):
     """``softmax_cross_entropy`` for a caller that has checked its arguments already (the
     reduction's name, ``target`` an array of labels or distributions matching ``rows`` rows)."""
     return _ce_p(logits, target, reduction != "none", rows if reduction == "mean" else 1)
+
+
+# ---- PyTorch's torch.nn.functional names for what chainrule has elsewhere, so that code written
+# against F ports as it is (the losses and activations themselves live in losses / activations)
+
+def cross_entropy(input, target, reduction="mean"):
+    """``chainrule.nn.losses.cross_entropy``: logits and integer labels or distributions."""
+    from .losses import cross_entropy as loss
+    return loss(input, target, reduction)
+
+
+def nll_loss(input, target, reduction="mean"):
+    """``chainrule.nn.losses.nll_loss``: log-probabilities and integer labels."""
+    from .losses import nll_loss as loss
+    return loss(input, target, reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """``chainrule.nn.losses.mse``."""
+    from .losses import mse
+    return mse(input, target, reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """``chainrule.nn.losses.log_loss`` on probabilities."""
+    from .losses import log_loss
+    return log_loss(input, target, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """``chainrule.nn.losses.log_loss`` on logits (``from_logits=True``), exact for any logit."""
+    from .losses import log_loss
+    return log_loss(input, target, from_logits=True, reduction=reduction)
+
+
+def softmax(input, dim=-1):
+    """``chainrule.special.softmax`` along ``dim``."""
+    return special.softmax(input, axis=dim)
+
+
+def log_softmax(input, dim=-1):
+    """``chainrule.special.log_softmax`` along ``dim``."""
+    return special.log_softmax(input, axis=dim)
+
+
+def sigmoid(input):
+    """``chainrule.special.sigmoid``, exact for any input."""
+    return special.sigmoid(input)
+
+
+def tanh(input):
+    return cnp.tanh(input)
+
+
+def leaky_relu(input, negative_slope=0.01):
+    from .activations import leaky_relu as f
+    return f(input, negative_slope)
+
+
+def softplus(input):
+    """``log(1 + eˣ)``, PyTorch's default ``beta = 1``."""
+    from .activations import softplus as f
+    return f(input)
