@@ -483,8 +483,8 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
 
     Nodes are visited newest first (a max-heap on creation order), so a node's cotangent
     is complete before its rule runs.  Returns ``{leaf node: cotangent}``, with the complete
-    cotangents of the inner nodes in ``capture`` and of those whose Tensor called
-    ``retain_grad()`` (their ``leaf``) as well.
+    cotangents of the inner nodes whose Tensor called ``retain_grad()`` (their ``leaf``) as
+    well, and, given ``needed``, of those in ``capture``.
 
     With ``create_graph`` the rules run on Tensors of the object API's trace that stand for
     each node's inputs and output (``_operands``), so the cotangents they return are recorded
@@ -513,11 +513,14 @@ def backward_pass(roots, cotangents, retain_graph=True, create_graph=False, capt
             old = leaves.get(node)
             leaves[node] = g if old is None else _add_ct(old, g)
             continue
-        if node.leaf is not None or node in capture:      # complete now: kept, and not overwritten
+        parents = node.parents
+        if node.leaf is not None:                 # retain_grad(): complete now, kept, not overwritten
             leaves[node] = g
             fresh.discard(node)
-        parents = node.parents
-        if needed is not None:
+        if needed is not None:                    # gradients for some inputs only
+            if node in capture:
+                leaves[node] = g
+                fresh.discard(node)
             parents = [pp for pp in parents if pp[1] in needed]
             if not parents:
                 continue
@@ -773,38 +776,51 @@ def store_grads(leaves, seeds, only=None):
     """Add each cotangent from ``backward_pass`` to the ``.grad`` of its Tensor: a leaf's, or a
     non-leaf's that called ``retain_grad()``; with ``only`` (``{node: Tensor}``) just those
     Tensors'. A cotangent recorded by ``create_graph`` stays a Tensor, to be differentiated."""
-    seen = set(map(id, seeds))
-    for node, g in (leaves.items() if only is None else [(n, leaves[n]) for n in only if n in leaves]):
-        if only is None:
-            ref = node.leaf
-            leaf = ref() if ref is not None else None
-            if leaf is None:
-                continue
-        else:
-            leaf = only[node]
-        old = leaf.grad
-        if old is not None or type(g) is not np.ndarray:
-            if isinstance(g, Tensor) and g._trace is None:           # nothing was recorded
-                g = g._value
-            if isinstance(g, Tensor) or isinstance(old, Tensor):      # recorded by create_graph
-                if isinstance(g, Tensor) and g.dtype != leaf._value.dtype:
-                    g = g.astype(leaf._value.dtype)
-                leaf.grad = g if old is None else old + g
-                continue
-            if old is not None:                   # accumulate into a new array of the leaf's dtype
-                leaf.grad = np.asarray(old + g, dtype=leaf._value.dtype)
-                continue
+    seen = {id(seeds[0])} if len(seeds) == 1 else set(map(id, seeds))
+    if only is not None:
+        for node, t in only.items():
+            g = leaves.get(node)
+            if g is not None:
+                _store(t, g, seen)
+        return
+    for node, g in leaves.items():
+        ref = node.leaf
+        leaf = ref() if ref is not None else None
+        if leaf is None:
+            continue
+        if leaf.grad is not None or type(g) is not np.ndarray:
+            _store(leaf, g, seen)
+            continue
         # the first gradient is the leaf's own writable array: not the seed, not a
         # broadcast view, not an array another leaf got too (rules may pass g through)
         dtype = leaf._value.dtype
-        if type(g) is not np.ndarray or id(g) in seen or g.dtype != dtype:
+        flags = g.flags
+        if id(g) in seen or g.dtype != dtype or not (flags.writeable and flags.owndata):
             g = np.array(g, dtype=dtype)
-        else:
-            flags = g.flags
-            if not (flags.writeable and flags.owndata):
-                g = np.array(g, dtype=dtype)
         seen.add(id(g))
         leaf.grad = g
+
+
+def _store(leaf, g, seen):
+    """``store_grads`` for one Tensor, in every case but the training loop's (a first gradient
+    that is a plain array)."""
+    old = leaf.grad
+    dtype = leaf._value.dtype
+    if isinstance(g, Tensor) and g._trace is None:           # nothing was recorded
+        g = g._value
+    if isinstance(g, Tensor) or isinstance(old, Tensor):      # recorded by create_graph
+        if isinstance(g, Tensor) and g.dtype != dtype:
+            g = g.astype(dtype)
+        leaf.grad = g if old is None else old + g
+        return
+    if old is not None:                                       # accumulate into a new array
+        leaf.grad = np.asarray(old + g, dtype=dtype)
+        return
+    if type(g) is not np.ndarray or id(g) in seen or g.dtype != dtype or not (
+            g.flags.writeable and g.flags.owndata):
+        g = np.array(g, dtype=dtype)
+    seen.add(id(g))
+    leaf.grad = g
 
 
 def _add_ct(a, b):

@@ -58,7 +58,9 @@ def _count(value, layer, what, minimum=1):
 
 
 def _check_features(layer, x, expected):
-    if type(x) is tuple or (type(x) is list and x and isinstance(x[0], (np.ndarray, Tensor))):
+    tx = type(x)
+    if tx is not np.ndarray and tx is not Tensor and (
+            tx is tuple or (tx is list and x and isinstance(x[0], (np.ndarray, Tensor)))):
         # (xb,) from a DataLoader would become an array of shape (1, N, F)
         raise TypeError(f"{type(layer).__name__}({layer.extra_repr()}): the input is a "
                         f"{type(x).__name__} of {len(x)}; "

@@ -100,7 +100,10 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Set every parameter's ``.grad`` to ``None`` (the next backward starts afresh), or with
         ``set_to_none=False`` fill the arrays with zeros, as PyTorch's ``zero_grad`` does."""
-        zero_grads(self._params, set_to_none)
+        if not set_to_none:
+            return zero_grads(self._params, False)
+        for p in self._params:                    # the training loop's case, without a call
+            p.grad = None
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.  ``closure`` (optional)
