@@ -652,8 +652,11 @@ def _seed(out, grad, what, param="grad", create_graph=False):
                 f"{what} without a gradient needs a scalar output, got shape {shape}; pass "
                 f"{param}= (an array shaped like the output){example}")
         return out._node, np.ones(shape, _dtype(value))
-    if isinstance(grad, Tensor) and (grad._trace is None or (grad._trace is _GLOBAL and not create_graph)):
-        grad = grad._value
+    if isinstance(grad, Tensor):
+        if grad._trace is None or (grad._trace is _GLOBAL and not create_graph):
+            grad = grad._value
+    elif type(grad) is not np.ndarray:
+        grad = np.asarray(grad, dtype=_dtype(value))          # a list or a number
     if _shape(grad) != shape:
         raise ValueError(f"{what}: {param} has shape {_shape(grad)} but the tensor has shape {shape}")
     return out._node, grad
@@ -809,9 +812,13 @@ def _store(leaf, g, seen):
     if isinstance(g, Tensor) and g._trace is None:           # nothing was recorded
         g = g._value
     if isinstance(g, Tensor) or isinstance(old, Tensor):      # recorded by create_graph
-        if isinstance(g, Tensor) and g.dtype != dtype:
-            g = g.astype(dtype)
-        leaf.grad = g if old is None else old + g
+        if old is None and id(g) in seen:                     # another leaf's, or the seed
+            g = g.clone()
+        new = g if old is None else old + g
+        if new.dtype != dtype:
+            new = new.astype(dtype)
+        seen.add(id(new))
+        leaf.grad = new if isinstance(new, Tensor) else np.asarray(new)
         return
     if old is not None:                                       # accumulate into a new array
         leaf.grad = np.asarray(old + g, dtype=dtype)

@@ -368,3 +368,31 @@ def test_retain_grad_follows_the_tensor_through_in_place_changes():
     y += 1
     (y ** 2).sum().backward()
     np.testing.assert_array_equal(y.grad, 2 * y.numpy())
+
+
+def test_create_graph_gradients_are_each_leafs_own_and_keep_its_dtype():
+    a = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = cr.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    w = cr.tensor(np.array([1.0, 1.0]), requires_grad=True)
+    ((a + b) * w).sum().backward(create_graph=True)      # the add passes one cotangent to both
+    assert a.grad is not b.grad
+    with cr.no_grad():
+        a.grad.mul_(0.5)
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    seed = cr.tensor(np.array([1.0, 1.0]), requires_grad=True)
+    a.grad = b.grad = None
+    (a + b).backward(seed, create_graph=True)
+    assert a.grad is not seed and b.grad is not seed and a.grad is not b.grad
+    x = cr.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (x ** 3).sum().backward(create_graph=True)
+    (x * np.ones(2)).sum().backward()                    # a float64 cotangent added to it
+    assert x.grad.dtype == np.float32
+
+
+def test_a_list_given_as_the_output_gradient_is_an_array():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x + x).backward([1.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    x.grad = None
+    (x * 2).backward([1.0, 0.5])
+    np.testing.assert_array_equal(x.grad, [2.0, 1.0])
