@@ -1136,3 +1136,24 @@ def test_load_state_dict_takes_any_mapping_of_arrays(tmp_path):
     np.testing.assert_array_equal(other.weight.numpy(), model.weight.numpy())
     with pytest.raises(TypeError, match="expected a dict of arrays by parameter name.*got a list"):
         other.load_state_dict([model.weight.numpy()])
+
+
+def test_add_module_and_requires_grad_freeze_a_layer_as_in_pytorch():
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU())
+    model.add_module("head", nn.Linear(4, 2, rng=1))
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "head.weight", "head.bias"]
+    assert model[0].requires_grad_(False) is model[0]
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    frozen, trained = model[0].weight.numpy().copy(), model.head.weight.numpy().copy()
+    from chainrule.nn import losses
+    losses.cross_entropy(model(np.ones((5, 3))), np.array([0, 1, 0, 1, 0])).backward()
+    opt.step()
+    assert model[0].weight.grad is None and model.head.weight.grad is not None
+    np.testing.assert_array_equal(model[0].weight.numpy(), frozen)
+    assert not np.array_equal(model.head.weight.numpy(), trained)
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(KeyError, match="the name must be a non-empty string without dots, got 'a.b'"):
+        model.add_module("a.b", nn.ReLU())
+    with pytest.raises(TypeError, match="'x' must be a Module or None, got a int"):
+        model.add_module("x", 3)

@@ -229,6 +229,24 @@ class Module:
         fn(self)
         return self
 
+    def add_module(self, name, module):
+        """Register ``module`` under ``name``, as ``setattr(self, name, module)`` does (PyTorch's
+        spelling, for names made at run time)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module of {type(self).__name__}: the name must be a non-empty string "
+                           f"without dots, got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module of {type(self).__name__}: {name!r} must be a Module or None, got a "
+                            f"{type(module).__name__}")
+        setattr(self, name, module)
+
+    def requires_grad_(self, requires_grad=True):
+        """Make every parameter require gradients or not (``False`` freezes the module, as in
+        PyTorch: its parameters get no ``.grad``, so optimizers leave them alone); returns it."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
     def named_parameters(self, prefix=""):
         """``(dotted name, Parameter)`` in registration order; a shared Parameter appears once."""
         for name, kind, obj in self._walk(prefix, set()):
