@@ -34,6 +34,14 @@ def shown(values, limit=6):
     return f"[{text}{', ...' if values.size > limit else ''}]"
 
 
+def axis(owner, name, value):
+    """``value`` as an int (an axis, negative ones included), or a ``TypeError`` naming ``owner``
+    and ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an integer axis, got {value!r}")
+    return int(value)
+
+
 def refused_keywords(name, names):
     """The ``TypeError`` for keywords a function takes on plain arrays but not on tensors, with a
     hint when they are PyTorch's spellings (``dim=``, ``keepdim=``) of NumPy's."""

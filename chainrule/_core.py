@@ -317,8 +317,7 @@ class ReverseTrace:
             ans = np.asarray(ans)
         node = Node(prim, vals, kw, ans, parents, saved)
         if prim.multiple:
-            outs = tuple(Tensor._make(v, self, Node(_Project(j), None, None, v, ((0, node),)), None)
-                         for j, v in enumerate(ans))
+            outs = _projections(node, self)
             if self.level == 0:
                 for out in outs:
                     _watch_output(out, prim, args, saved)
@@ -327,6 +326,13 @@ class ReverseTrace:
         if self.level == 0:
             _watch_output(out, prim, args, saved)
         return out
+
+
+def _projections(node, trace):
+    """The outputs of a multi-output ``node`` as Tensors of ``trace``, each through a node that
+    projects out its slot."""
+    return tuple(Tensor._make(v, trace, Node(_Project(j), None, None, v, ((0, node),)), None)
+                 for j, v in enumerate(node.ans))
 
 
 def _watch_output(out, prim, args, saved):
@@ -614,14 +620,23 @@ def run_backward(outputs, grads, retain_graph, create_graph, inputs, where, para
     ``param`` its argument holding the outputs' cotangents."""
     roots, seeds = _roots(outputs, grads, where, param, create_graph)
     only = None if inputs is None else _input_nodes(inputs, where)
-    leaves = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
-                           create_graph, () if only is None else only,
-                           None if only is None else _leading_to(roots, only))
-    store_grads(leaves, seeds, only)
+    store_grads(_walk(roots, seeds, retain_graph, create_graph, only), seeds, only)
+
+
+def _walk(roots, seeds, retain_graph, create_graph, only):
+    """``backward_pass`` with PyTorch's defaults: the graph kept when the pass is recorded
+    (``retain_graph=None``), and the walk limited to the paths to ``only`` (``{node: Tensor}``)
+    when it is given."""
+    return backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
+                         create_graph, () if only is None else only,
+                         None if only is None else _leading_to(roots, only))
 
 
 def _roots(outputs, grads, where, param, create_graph):
-    """The outputs' nodes and cotangents."""
+    """The outputs' nodes and cotangents (``grads``: None, or one entry per output)."""
+    grads = (None,) * len(outputs) if grads is None else grads
+    if len(grads) != len(outputs):
+        raise ValueError(f"{where}: {len(grads)} {param} for {len(outputs)} outputs")
     roots, seeds = [], []
     for k, (out, grad) in enumerate(zip(outputs, grads, strict=True)):
         node, seed = _seed(out, grad, where if len(outputs) == 1 else f"{where}, output {k},", param,
@@ -707,8 +722,7 @@ def _operands(node):
         t._version = cells.get(i)
     ans = node.ans
     if node.prim.multiple:
-        ans = tuple(Tensor._make(v, _GLOBAL, Node(_Project(j), None, None, v, ((0, node),)), None)
-                    for j, v in enumerate(ans))
+        ans = _projections(node, _GLOBAL)
     else:
         ans = Tensor._make(ans, _GLOBAL, node, None)
         ans._version = cells.get(-1)

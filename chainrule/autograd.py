@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Tensor, _input_nodes, _leading_to, _roots, backward_pass, run_backward
+from ._core import Tensor, _input_nodes, _roots, _walk, run_backward
 from .transforms import _like, _unshared
 
 __all__ = ["grad", "backward"]
@@ -33,20 +33,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     unless ``allow_unused=True`` (its entry is then None) or ``materialize_grads=True`` (zeros).
     ``retain_graph`` defaults to ``create_graph``, as in PyTorch."""
     where = "autograd.grad"
-    outputs = _as_tuple(outputs)
-    if grad_outputs is None:
-        grad_outputs = (None,) * len(outputs)
-    else:
-        grad_outputs = _as_tuple(grad_outputs)
-        if len(grad_outputs) != len(outputs):
-            raise ValueError(f"{where}: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     inputs = _as_tuple(inputs)
     if not inputs:
         raise ValueError(f"{where}: no inputs to differentiate with respect to")
-    roots, seeds = _roots(outputs, grad_outputs, where, "grad_outputs", create_graph)
-    nodes = _input_nodes(inputs, where)
-    leaves = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
-                           create_graph, nodes, _leading_to(roots, nodes))
+    roots, seeds = _roots(_as_tuple(outputs), None if grad_outputs is None else _as_tuple(grad_outputs),
+                          where, "grad_outputs", create_graph)
+    leaves = _walk(roots, seeds, retain_graph, create_graph, _input_nodes(inputs, where))
     results = []
     for k, t in enumerate(inputs):
         g = leaves.get(t._node)
@@ -68,11 +60,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """``Tensor.backward`` of several outputs together: the sum of their gradients (each
     contracted with its entry of ``grad_tensors``) is accumulated into the leaves' ``.grad``."""
-    tensors = _as_tuple(tensors)
-    grads = (None,) * len(tensors) if grad_tensors is None else _as_tuple(grad_tensors)
-    if len(grads) != len(tensors):
-        raise ValueError(f"autograd.backward: {len(grads)} grad_tensors for {len(tensors)} tensors")
-    run_backward(tensors, grads, retain_graph, create_graph, inputs, "autograd.backward", "grad_tensors")
+    run_backward(_as_tuple(tensors), None if grad_tensors is None else _as_tuple(grad_tensors), retain_graph,
+                 create_graph, inputs, "autograd.backward", "grad_tensors")
 
 
 def _as_tuple(x):

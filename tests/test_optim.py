@@ -794,13 +794,13 @@ def test_reduce_on_plateau_checks_its_settings_and_groups():
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.5]     # one min_lr serves the new group
     with pytest.raises(ValueError, match=r"the state lacks \['mode', 'factor'"):
         optim.ReduceLROnPlateau(sgd()).load_state_dict(optim.StepLR(sgd(), 2).state_dict())
-    listed = optim.ReduceLROnPlateau(opt2 := sgd(), min_lr=[0.1])
+    opt2 = sgd()
     opt2.add_param_group({"params": [nn.Parameter(np.zeros(1))], "lr": 2.0})
-    with pytest.raises(ValueError, match="2 parameter groups but min_lr gave 1"):
+    listed = optim.ReduceLROnPlateau(opt2, min_lr=[0.1, 0.2])
+    opt2.add_param_group({"params": [nn.Parameter(np.zeros(1))], "lr": 3.0})
+    with pytest.raises(ValueError, match="3 parameter groups but min_lr gave 2"):
         listed.step(1.0)
     assert listed.last_epoch == 0 and listed.num_bad_epochs == 0           # refused before counting
-    state = optim.ReduceLROnPlateau(sgd(), min_lr=0.25).state_dict()
-    del state["_one_min_lr"]                                               # as saved before it existed
     restored = optim.ReduceLROnPlateau(sgd())
-    restored.load_state_dict(state)
-    assert restored.min_lrs == [0.25] and restored._one_min_lr
+    restored.load_state_dict(optim.ReduceLROnPlateau(sgd(), min_lr=0.25, patience=3).state_dict())
+    assert restored.min_lrs == [0.25] and restored.patience == 3

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import special
+from .._checks import axis
 from .._core import _primal, _shape
 from .functional import relu  # a fused primitive: one pass each way
 from .module import Module
@@ -173,7 +174,7 @@ class Softmax(Module):
 
     def __init__(self, dim=-1):
         super().__init__()
-        self.dim = _axis("Softmax", dim)
+        self.dim = axis(type(self).__name__, "dim", dim)
 
     def forward(self, x):
         return special.softmax(x, axis=self.dim)
@@ -187,12 +188,6 @@ class LogSoftmax(Softmax):
 
     def forward(self, x):
         return special.log_softmax(x, axis=self.dim)
-
-
-def _axis(owner, dim):
-    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{owner}: dim must be an integer axis, got {dim!r}")
-    return int(dim)
 
 
 _MODULES = {

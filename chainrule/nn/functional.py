@@ -365,16 +365,18 @@ def _picked(z, labels, subtract=None):
     return z
 
 
+def _one_hot(labels, k, dtype):
+    """Rows of ``k`` entries, 1 at each label and 0 elsewhere (integer labels of any shape)."""
+    rows = np.zeros(labels.shape + (k,), dtype)
+    np.put_along_axis(rows, labels[..., None].astype(np.intp), 1, axis=-1)
+    return rows
+
+
 def _target_rows(target, z):
     """The target as distributions over the last axis (integer labels become one-hot rows)."""
     if target.ndim == _ndim(z):
         return target
-    out = np.zeros(target.shape + (_shape(z)[-1],), dtype=np.result_type(_primal(z)))
-    if target.ndim == 1:
-        out[np.arange(len(target)), target] = 1
-    else:
-        np.put_along_axis(out, target[..., None], 1, axis=-1)
-    return out
+    return _one_hot(target, _shape(z)[-1], np.result_type(_primal(z)))
 
 
 def _ce_vjp(g, ans, z, target, reduce, divisor):
@@ -442,16 +444,6 @@ def softmax_cross_entropy(logits, target, reduction="none"):
 
 # ---- the entries of the labels: z[i, labels[i]], as a primitive (nll_loss)
 
-def _pick(z, labels):
-    return _picked(z, labels)
-
-
-def _one_hot(labels, k, dtype):
-    rows = np.zeros(labels.shape + (k,), dtype)
-    np.put_along_axis(rows, labels[..., None].astype(np.intp), 1, axis=-1)
-    return rows
-
-
 def _pick_vjp(g, ans, z, labels):
     n, k = _shape(z)
     if type(g) is np.ndarray and g.ndim == 1 and type(z) is np.ndarray:
@@ -466,7 +458,7 @@ def _pick_jvp(t, ans, z, labels):
     return cnp.sum(t * _one_hot(labels, _shape(z)[-1], np.result_type(_primal(t))), axis=-1)
 
 
-_pick_p = primitive(_pick, name="pick")               # labels: a constant, checked by the caller
+_pick_p = primitive(_picked, name="pick")             # labels: a constant, checked by the caller
 _pick_p.prim.fresh_vjp = True
 defvjp(_pick_p, _pick_vjp)
 defjvp(_pick_p, _pick_jvp)

@@ -27,8 +27,8 @@ __all__ = ["as_generator", "calculate_gain", "zeros_", "ones_", "constant_", "no
 
 
 def as_generator(rng):
-    """A ``numpy.random.Generator`` from a seed, a Generator (returned as is) or ``None`` (a new
-    one, reproducible after ``chainrule.manual_seed``)."""
+    """A ``numpy.random.Generator`` from a seed, a Generator (returned as is) or ``None`` (the
+    generator shared by everything unseeded, which ``chainrule.manual_seed`` resets)."""
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None:

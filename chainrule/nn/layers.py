@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numpy as cnp
-from .._checks import real
+from .._checks import axis, real
 from .._core import Tensor, _edits, _primal, _shape
 from . import functional as F
 from .activations import Identity, ReLU, activation_module, activation_name, get_activation, maxout
@@ -237,10 +237,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        for name, v in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-                raise TypeError(f"Flatten: {name} must be an integer axis, got {v!r}")
-        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+        self.start_dim = axis("Flatten", "start_dim", start_dim)
+        self.end_dim = axis("Flatten", "end_dim", end_dim)
 
     def forward(self, x):
         shape = _shape(x)

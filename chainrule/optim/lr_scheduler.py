@@ -27,6 +27,11 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
            "LinearWarmup", "ReduceLROnPlateau"]
 
 
+def _check_optimizer(name, optimizer):
+    if not hasattr(optimizer, "param_groups"):
+        raise TypeError(f"{name}: expected an optimizer, got {type(optimizer).__name__}")
+
+
 class LRScheduler:
     """Base class: ``lr = eta_min + (base_lr - eta_min) · factor(t)`` for each group at step
     ``t``; ``eta_min`` (the rate a factor of 0 gives) is 0 but for ``CosineAnnealingLR``."""
@@ -34,8 +39,7 @@ class LRScheduler:
     eta_min = 0.0
 
     def __init__(self, optimizer, last_epoch=-1):
-        if not hasattr(optimizer, "param_groups"):
-            raise TypeError(f"{type(self).__name__}: expected an optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -247,8 +251,7 @@ class ReduceLROnPlateau:
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
         name = "ReduceLROnPlateau"
-        if not hasattr(optimizer, "param_groups"):
-            raise TypeError(f"{name}: expected an optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         if mode not in ("min", "max"):
             raise ValueError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
@@ -262,7 +265,6 @@ class ReduceLROnPlateau:
         if len(mins) != groups:
             raise ValueError(f"{name}: {len(mins)} min_lr values for {groups} parameter groups")
         self.min_lrs = [real(name, "min_lr", m) for m in mins]
-        self._one_min_lr = not isinstance(min_lr, (list, tuple))
         self.mode, self.threshold_mode = mode, threshold_mode
         self.patience = integer(name, "patience", patience)
         self.cooldown = integer(name, "cooldown", cooldown)
@@ -289,10 +291,10 @@ class ReduceLROnPlateau:
         value = real("ReduceLROnPlateau.step", "metrics", metrics)
         groups = self.optimizer.param_groups
         if len(groups) != len(self.min_lrs):           # add_param_group since
-            if not self._one_min_lr:
+            if len(set(self.min_lrs)) != 1:
                 raise ValueError(f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups but "
                                  f"min_lr gave {len(self.min_lrs)}; create the scheduler after the last "
-                                 "add_param_group(), or give one min_lr for all")
+                                 "add_param_group(), or give one min_lr for all of them")
             self.min_lrs = [self.min_lrs[0]] * len(groups)
         self.last_epoch += 1
         if self._better(value):
@@ -325,5 +327,3 @@ class ReduceLROnPlateau:
             raise ValueError(f"ReduceLROnPlateau.load_state_dict: the state lacks {missing} (is it another "
                              "scheduler's?)")
         self.__dict__.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in state.items()})
-        if "_one_min_lr" not in state:                 # a state saved before it was recorded
-            self._one_min_lr = len(set(self.min_lrs)) <= 1
